@@ -1,0 +1,102 @@
+# pyexecd: the only build entry. `make` builds the daemon for MODE (local or cloud) and the
+# rootfs; `make run` serves; `make test` runs every test; `make check` is the quick loop.
+MODE ?= local
+PORT ?= 8080
+BUILD := build
+ROOTFS ?= $(BUILD)/rootfs
+CC := gcc
+
+ifeq ($(filter $(MODE),local cloud),)
+$(error MODE must be local or cloud, not '$(MODE)')
+endif
+
+# Debian packages: to build and run, and in addition to test.
+BUILD_PACKAGES := gcc make pkg-config libevhtp-dev libevent-dev libyajl-dev libseccomp-dev \
+	python3 mmdebstrap ca-certificates
+TEST_PACKAGES := clang-format valgrind curl
+
+# Recursive (=) so pkg-config runs after the packages are installed; library headers are
+# system headers (evhtp.h has old-style prototypes).
+CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+	$(patsubst -I%,-isystem %,$(shell pkg-config --cflags evhtp yajl libseccomp))
+LDLIBS = -levhtp -levent -levent_pthreads -lyajl -lseccomp -lpthread
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+COMMON := $(wildcard modes/common/*.c)
+
+.PHONY: all run test check unit format format-check deps test-deps clean
+all: $(BUILD)/$(MODE)/pyexecd rootfs
+
+# --- Debian packages (apt-get update once, then install what is missing) -------------------
+DEPS_STAMP := $(BUILD)/.deps
+TEST_DEPS_STAMP := $(BUILD)/.test-deps
+define install_missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+		grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:" $$missing; exit 1; fi; \
+		echo "installing:" $$missing; \
+		[ -e $(BUILD)/.apt-updated ] || { apt-get update && touch $(BUILD)/.apt-updated; } && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+endef
+$(DEPS_STAMP): Makefile
+	@mkdir -p $(BUILD)
+	$(call install_missing,$(BUILD_PACKAGES))
+	@touch $@
+$(TEST_DEPS_STAMP): Makefile
+	@mkdir -p $(BUILD)
+	$(call install_missing,$(BUILD_PACKAGES) $(TEST_PACKAGES))
+	@touch $@
+deps: $(DEPS_STAMP)
+test-deps: $(TEST_DEPS_STAMP)
+
+# --- the daemon: one object tree per variant ---------------------------------------------------
+# variant name, jail (modes/<jail>), extra compiler flags
+define variant
+$(1)_OBJS := $$(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(SRC) $(COMMON) $$(wildcard modes/$(2)/*.c))
+$(BUILD)/$(1)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $(3) -MMD -MP -c $$< -o $$@
+$(BUILD)/$(1)/pyexecd: $(BUILD)/$(1)/obj/src/main.o $$($(1)_OBJS)
+	$$(CC) $(3) -o $$@ $$^ $$(LDLIBS)
+-include $$($(1)_OBJS:.o=.d) $(BUILD)/$(1)/obj/src/main.d
+endef
+$(eval $(call variant,local,local,))
+$(eval $(call variant,cloud,cloud,))
+$(eval $(call variant,asan,local,$(SANITIZE)))
+
+include rootfs/rootfs.mk
+
+run: all
+	./$(BUILD)/$(MODE)/pyexecd --rootfs $(ROOTFS)
+
+# --- tests ---------------------------------------------------------------------------------------
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
+$(BUILD)/unit/%: tests/unit/%.c $(SRC) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANITIZE) -Isrc -o $@ $< $(SRC) $(COMMON) $(wildcard modes/local/*.c) $(LDLIBS)
+
+unit: $(UNIT_TESTS) $(TEST_DEPS_STAMP)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
+
+format-check: $(TEST_DEPS_STAMP)
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# The quick loop: unit tests, then the API and hostile suites against the local build.
+check: unit $(BUILD)/local/pyexecd rootfs
+	tests/run-suite.sh $(BUILD)/local/pyexecd
+
+test: $(TEST_DEPS_STAMP) format-check unit $(BUILD)/local/pyexecd $(BUILD)/asan/pyexecd rootfs
+	rootfs/check.sh $(ROOTFS)
+	tests/run-suite.sh $(BUILD)/local/pyexecd
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 tests/run-suite.sh $(BUILD)/asan/pyexecd
+	tests/valgrind.sh $(BUILD)/local/pyexecd
+
+clean:
+	rm -rf $(BUILD)/local $(BUILD)/cloud $(BUILD)/asan $(BUILD)/unit

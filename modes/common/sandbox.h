@@ -1,0 +1,41 @@
+/* What every jail does around its own isolation steps: the pipes between supervisor and
+ * sandbox, the start-up handshake, and the sandbox's last steps (fds, signals, capabilities,
+ * exec of the harness). */
+#ifndef PYEXECD_SANDBOX_H
+#define PYEXECD_SANDBOX_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct jail_sandbox;
+
+/* [0] read end, [1] write end. */
+struct sandbox_pipes {
+    int script[2]; /* supervisor -> harness fd 0 */
+    int out[2];    /* harness fd 1 -> supervisor */
+    int err[2];    /* harness fd 2 -> supervisor */
+    int result[2]; /* harness fd 3 -> supervisor */
+    int go[2];     /* supervisor -> sandbox: set-up from outside is done, carry on */
+    int report[2]; /* sandbox -> supervisor: the step that failed; EOF at exec means success */
+};
+
+int pipes_open(struct sandbox_pipes *p);
+void pipes_close_all(struct sandbox_pipes *p);
+
+/* Parent side. */
+void pipes_keep_parent_ends(struct sandbox_pipes *p, struct jail_sandbox *sb);
+void sandbox_close_fds(struct jail_sandbox *sb);
+int sandbox_release(struct sandbox_pipes *p);
+/* Waits for the sandbox to exec the harness or report a failed step (then reaps it). */
+int sandbox_await_exec(struct sandbox_pipes *p, pid_t pid, char *err, size_t errlen);
+
+/* Sandbox side (async-signal-safe: it runs between clone/fork and exec in a threaded daemon). */
+__attribute__((noreturn)) void sandbox_fail(const struct sandbox_pipes *p, const char *step);
+int sandbox_wait_go(const struct sandbox_pipes *p);
+int sandbox_setup_fds(const struct sandbox_pipes *p);
+int sandbox_reset_signals(void);
+int sandbox_drop_caps(void);
+int sandbox_become(uid_t uid, gid_t gid);
+__attribute__((noreturn)) void sandbox_exec_harness(const struct sandbox_pipes *p);
+
+#endif

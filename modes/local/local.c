@@ -1,0 +1,222 @@
+/* The local jail: a fresh set of namespaces per sandbox, the rootfs read-only behind
+ * pivot_root, cgroup and rlimit limits, no capabilities, and a seccomp deny-list.
+ *
+ * The sandbox's way, in order (each step is a function of its own file):
+ *   clone into new user, pid, net, mount, ipc and uts namespaces     (jail_start)
+ *   supervisor: uid/gid maps (user.c), cgroup (cgroup.c), then "go"
+ *   sandbox: session, death signal, cgroup namespace, mounts + pivot_root (mnt.c),
+ *            hostname, rlimits, uid/gid, capabilities, fds, signals, seccomp, exec
+ * The new net namespace has only a loopback device that is down: no network at all. */
+#include "../jail.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../src/config.h"
+#include "../../src/log.h"
+#include "../common/rlimits.h"
+#include "../common/sandbox.h"
+#include "../common/seccomp.h"
+#include "cgroup.h"
+#include "mnt.h"
+#include "policy.h"
+#include "user.h"
+
+#define NS_FLAGS                                                                                   \
+    (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
+
+struct jail_slot {
+    int index;
+    unsigned long runs;
+    struct cgroup cg;
+};
+
+static const struct config *cfg;
+static char rootfs[PATH_MAX];
+static struct seccomp_prog prog;
+static enum cgroup_version cgv;
+static struct jail_slot slots[64];
+
+static void probe_add(struct jail_probe *p, const char *name, bool ok, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void probe_add(struct jail_probe *p, const char *name, bool ok, const char *fmt, ...)
+{
+    if (p->n >= JAIL_PROBE_MAX)
+        return;
+    struct jail_probe_item *it = &p->items[p->n++];
+    va_list ap;
+    it->name = name;
+    it->ok = ok;
+    va_start(ap, fmt);
+    vsnprintf(it->detail, sizeof(it->detail), fmt, ap);
+    va_end(ap);
+}
+
+/* Can this host give a process all the namespaces? (Docker's default seccomp and AppArmor
+ * profiles refuse it, gVisor lacks parts of it.) */
+static int probe_namespaces(char *why, size_t len)
+{
+    pid_t pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0) {
+        snprintf(why, len, "clone with new user/pid/net/mount/ipc/uts namespaces: %s",
+                 strerror(errno));
+        return -1;
+    }
+    if (pid == 0)
+        _exit(0);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
+int jail_init(const struct config *c, struct jail_probe *p, char *err, size_t errlen)
+{
+    char detail[128];
+    cfg = c;
+    p->mode = "local";
+    if (realpath(c->rootfs, rootfs) == NULL || access(rootfs, R_OK | X_OK) != 0) {
+        snprintf(err, errlen, "rootfs %s: %s (build it with `make rootfs`)", c->rootfs,
+                 strerror(errno));
+        return -1;
+    }
+    probe_add(p, "rootfs", true, "%.90s", rootfs);
+    if (probe_namespaces(detail, sizeof(detail)) != 0) {
+        snprintf(err, errlen,
+                 "the local jail needs user, pid, net, mount, ipc and uts namespaces, and %s. "
+                 "Under gVisor use the cloud build (make MODE=cloud); under Docker see "
+                 "Dockerfile.local for the flags",
+                 detail);
+        return -1;
+    }
+    probe_add(p, "namespaces", true, "user pid net mount ipc uts cgroup");
+    if (seccomp_prog_build(&local_policy, &prog, err, errlen) != 0)
+        return -1;
+    probe_add(p, "seccomp", true, "api level %d, %s, %u instructions", prog.api_level,
+              prog.kill_action, prog.fprog.len);
+    cgv = cgroup_init(detail, sizeof(detail));
+    probe_add(p, "cgroup", cgv != CGROUP_NONE, "%s", detail);
+    for (int i = 0; i < (int)(sizeof(slots) / sizeof(slots[0])); i++)
+        slots[i].index = i;
+    return 0;
+}
+
+void jail_shutdown(void)
+{
+    cgroup_shutdown();
+    seccomp_prog_free(&prog);
+}
+
+struct jail_slot *jail_slot_get(int n)
+{
+    return n >= 0 && n < (int)(sizeof(slots) / sizeof(slots[0])) ? &slots[n] : NULL;
+}
+
+/* In the sandbox: from clone to exec. Every failure is reported with the step's name. */
+__attribute__((noreturn)) static void contain(const struct sandbox_pipes *p)
+{
+    const char *step = "?";
+    if (sandbox_wait_go(p) != 0)
+        sandbox_fail(p, "wait for the supervisor");
+    if (setsid() < 0)
+        sandbox_fail(p, "setsid");
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+        sandbox_fail(p, "parent death signal");
+    /* After the supervisor moved us into our cgroup: the namespace's root is that cgroup. */
+    if (cgv != CGROUP_NONE && unshare(CLONE_NEWCGROUP) != 0)
+        sandbox_fail(p, "cgroup namespace");
+    if (mnt_setup(rootfs, cfg->tmp_mb, SANDBOX_UID, &step) != 0)
+        sandbox_fail(p, step);
+    if (sethostname("sandbox", 7) != 0 || setdomainname("sandbox", 7) != 0)
+        sandbox_fail(p, "hostname");
+    if (rlimits_apply(cfg, (struct rlimit_plan){.nproc = true}, &step) != 0)
+        sandbox_fail(p, step);
+    if (sandbox_become(SANDBOX_UID, SANDBOX_UID) != 0)
+        sandbox_fail(p, "drop to the sandbox uid");
+    if (sandbox_drop_caps() != 0)
+        sandbox_fail(p, "drop capabilities");
+    if (sandbox_setup_fds(p) != 0)
+        sandbox_fail(p, "set up fds");
+    if (sandbox_reset_signals() != 0)
+        sandbox_fail(p, "reset signals");
+    if (seccomp_prog_load(&prog) != 0)
+        sandbox_fail(p, "load seccomp");
+    sandbox_exec_harness(p);
+}
+
+int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
+{
+    struct sandbox_pipes p;
+    const char *step = "?";
+    char name[64];
+    unsigned host_id = (unsigned)(cfg->sandbox_uid + slot->index);
+
+    memset(sb, 0, sizeof(*sb));
+    sb->pid = -1;
+    sb->slot = slot;
+    snprintf(name, sizeof(name), "sbx-%d-%lu", slot->index, ++slot->runs);
+    if (pipes_open(&p) != 0) {
+        snprintf(err, errlen, "pipes: %s", strerror(errno));
+        return -1;
+    }
+    if (cgroup_create(&slot->cg, name, cfg, &step) != 0) {
+        snprintf(err, errlen, "%s: %s", step, strerror(errno));
+        pipes_close_all(&p);
+        return -1;
+    }
+    /* A raw clone: the child runs only async-signal-safe code until exec. */
+    pid_t pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid == 0)
+        contain(&p);
+    if (pid < 0) {
+        snprintf(err, errlen, "clone: %s", strerror(errno));
+        goto fail;
+    }
+    sb->pid = pid;
+    if (user_map(pid, host_id, &step) != 0 || (step = "cgroup attach", cgroup_attach(&slot->cg, pid)) != 0 ||
+        (step = "release the sandbox", sandbox_release(&p)) != 0) {
+        snprintf(err, errlen, "%s: %s", step, strerror(errno));
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        goto fail;
+    }
+    pipes_keep_parent_ends(&p, sb);
+    if (sandbox_await_exec(&p, pid, err, errlen) != 0) {
+        sandbox_close_fds(sb);
+        goto fail;
+    }
+    pipes_close_all(&p);
+    return 0;
+fail:
+    pipes_close_all(&p);
+    jail_cleanup(sb, NULL);
+    return -1;
+}
+
+void jail_kill(struct jail_sandbox *sb)
+{
+    /* The sandbox's first process is its pid namespace's init: when it dies, the kernel kills
+     * every other process in the namespace. The cgroup catches anything else. */
+    if (sb->pid > 0)
+        kill(sb->pid, SIGKILL);
+    cgroup_kill(&sb->slot->cg);
+}
+
+void jail_cleanup(struct jail_sandbox *sb, struct jail_outcome *out)
+{
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    cgroup_destroy(&sb->slot->cg, out);
+}

@@ -1,0 +1,116 @@
+#include "classify.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "config.h"
+#include "json_in.h"
+#include "utf8.h"
+
+/* The harness's error frame: {"type", "message", "exception", "traceback", "line", "offset"}.
+ * It is the sandbox's word, so only the types a harness may report are believed. */
+static void harness_error(const char *text, size_t len, struct exec_result *res)
+{
+    char err[128];
+    struct json_field f[] = {{"type", JF_STRING, false, NULL, 0, 0},
+                             {"message", JF_STRING, false, NULL, 0, 0},
+                             {"exception", JF_STRING, false, NULL, 0, 0},
+                             {"traceback", JF_STRING, false, NULL, 0, 0},
+                             {"line", JF_INT, false, NULL, 0, 0},
+                             {"offset", JF_INT, false, NULL, 0, 0}};
+    enum err_type t = ERR_NONE;
+    if (json_parse_fields(text, len, f, 6, false, err, sizeof(err)) == 0 && f[0].str && f[1].str)
+        t = err_from_harness(f[0].str);
+    if (t == ERR_NONE) {
+        result_fail(res, ERR_EXECUTION, "the result channel carried a malformed error report");
+    } else {
+        result_fail(res, t, "%s", f[1].str);
+        res->exception = f[2].str;
+        res->traceback = f[3].str;
+        f[2].str = f[3].str = NULL;
+        res->line = f[4].num;
+        res->offset = f[5].num;
+    }
+    json_fields_free(f, 6);
+}
+
+static void harness_frame(const char *frame, size_t len, struct exec_result *res)
+{
+    if (len > 1 && frame[0] == 'R' && utf8_valid(frame + 1, len - 1) &&
+        json_is_value(frame + 1, len - 1)) {
+        res->result = malloc(len - 1);
+        if (res->result == NULL) {
+            result_fail(res, ERR_INTERNAL, "out of memory");
+            return;
+        }
+        memcpy(res->result, frame + 1, len - 1);
+        res->result_len = len - 1;
+        res->err = ERR_NONE;
+    } else if (len > 1 && frame[0] == 'E') {
+        harness_error(frame + 1, len - 1, res);
+    } else {
+        result_fail(res, ERR_EXECUTION, "the result channel carried something that is not a result");
+    }
+}
+
+static void by_signal(const struct config *cfg, const struct sandbox_end *e, struct exec_result *res)
+{
+    int sig = WTERMSIG(e->status);
+    if (sig == SIGSYS) {
+        result_fail(res, ERR_SECURITY,
+                    "the script made a forbidden system call; the sandbox was killed");
+        res->signal = "SIGSYS";
+    } else if (e->oom) {
+        result_fail(res, ERR_MEMORY, "the sandbox went over its memory limit of %lld MiB",
+                    (long long)cfg->memory_mb);
+    } else if ((sig == SIGKILL || sig == SIGXCPU) && e->cpu_ms >= cfg->cpu_s * 1000 - 100) {
+        result_fail(res, ERR_TIMEOUT, "the script used more than its CPU limit of %lld s",
+                    (long long)cfg->cpu_s);
+        res->limit = "cpu";
+    } else {
+        result_fail(res, ERR_EXECUTION, "the script was killed by signal %d (%s)", sig,
+                    strsignal(sig));
+    }
+}
+
+void classify(const struct config *cfg, const struct sandbox_end *e, struct exec_result *res)
+{
+    if (e->stop == STOP_OVERFLOW) {
+        long long cap = strcmp(e->overflow, "stdout") == 0   ? cfg->stdout_bytes
+                        : strcmp(e->overflow, "stderr") == 0 ? cfg->stderr_bytes
+                                                             : cfg->result_bytes;
+        result_fail(res, ERR_OUTPUT, "%s went over its limit of %lld bytes; the sandbox was stopped",
+                    e->overflow, cap);
+        res->limit = e->overflow;
+    } else if (e->stop == STOP_TIMED_OUT) {
+        result_fail(res, ERR_TIMEOUT, "the script ran past its wall-clock limit of %lld ms",
+                    (long long)cfg->wall_ms);
+        res->limit = "wall";
+    } else if (e->stop == STOP_ABORTED) {
+        result_fail(res, ERR_BUSY, "the server is shutting down; the run was stopped");
+    } else if (e->stop == STOP_GOT_RESULT) {
+        harness_frame(e->frame, e->frame_len, res);
+    } else if (WIFSIGNALED(e->status)) {
+        by_signal(cfg, e, res);
+    } else if (e->frame_len > 0) {
+        harness_frame(e->frame, e->frame_len, res);
+    } else if (e->oom) {
+        result_fail(res, ERR_MEMORY, "the sandbox went over its memory limit of %lld MiB",
+                    (long long)cfg->memory_mb);
+    } else {
+        result_fail(res, ERR_EXECUTION, "the script exited with status %d before main() returned",
+                    WEXITSTATUS(e->status));
+        res->exception = strdup("SystemExit");
+    }
+    if (res->err == ERR_EXECUTION && e->pids_exhausted) {
+        char *m = NULL;
+        if (asprintf(&m, "%s (the sandbox reached its limit of %lld processes)",
+                     res->message ? res->message : "", (long long)cfg->pids) >= 0) {
+            free(res->message);
+            res->message = m;
+        }
+    }
+}
