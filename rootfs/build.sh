@@ -15,6 +15,8 @@
 set -Eeuo pipefail
 umask 022
 export LC_ALL=C DEBIAN_FRONTEND=noninteractive
+# ldconfig lives in /sbin, which a non-login root shell may not have on its PATH.
+export PATH=$PATH:/usr/sbin:/sbin
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 packages_txt=$here/packages.txt
@@ -48,7 +50,7 @@ install_harness() {
 usage() { echo "usage: $0 [--harness] OUT" >&2; exit 2; }
 harness_only=
 if [ "${1-}" = --harness ]; then harness_only=1; shift; fi
-[ $# -eq 1 ] && [ -n "$1" ] || usage
+if [ $# -ne 1 ] || [ -z "$1" ]; then usage; fi
 [ "$(id -u)" -eq 0 ] || { echo "build.sh: must run as root (chroot, file ownership)" >&2; exit 1; }
 out=$(realpath -m -- "$1")
 
@@ -61,12 +63,13 @@ fi
 start=$SECONDS
 tmp=$out.tmp
 work=$out.work
+old=$out.old
 cleanup() {
     # A half-built tree must never be mistaken for a good one.
-    rm -rf -- "$work" "$tmp"
+    rm -rf -- "$work" "$tmp" "$old"
 }
 trap cleanup EXIT
-rm -rf -- "$tmp" "$work"
+rm -rf -- "$tmp" "$work" "$old"
 mkdir -p -- "$tmp" "$work"
 
 step "read $packages_txt"
@@ -85,7 +88,8 @@ done <"$packages_txt"
 step "download the packages and their dependency closure"
 # A private apt state: an empty dpkg status, so apt resolves the whole closure as if nothing were
 # installed, and its own lists and archive cache. The host's sources, keyrings and apt.conf.d
-# (proxies) apply unchanged.
+# (proxies, pinning) apply. Passed with -c, which apt reads after apt.conf.d, so the host's
+# settings cannot override these.
 arch=$(dpkg --print-architecture)
 mkdir -p "$work/lists/partial" "$work/archives/partial"
 : >"$work/status"
@@ -101,14 +105,13 @@ APT::Architectures { "$arch"; };
 APT::Install-Recommends "false";
 APT::Install-Suggests "false";
 Acquire::Languages "none";
-// Pull only what the listed packages depend on, not every Essential: yes package.
+// Essential: yes packages come in only when something depends on them: apt would otherwise
+// install all of them in some operations, with an empty status (mmdebstrap sets the same).
 pkgCacheGen::ForceEssential ",";
 EOF
-export APT_CONFIG=$work/apt.conf
 # --error-on=any: a source that failed to update would otherwise leave stale or missing packages.
-apt-get -q update --error-on=any </dev/null
-apt-get -q -y --download-only install "${want[@]}" </dev/null
-unset APT_CONFIG
+apt-get -c "$work/apt.conf" -q update --error-on=any </dev/null
+apt-get -c "$work/apt.conf" -q -y --download-only install "${want[@]}" </dev/null
 
 step "unpack the packages"
 mkdir -p "$tmp$harness_dir"
@@ -124,6 +127,7 @@ for deb in "${debs[@]}"; do
     for s in "${skip[@]}"; do [ "$s" != "$name" ] || skipped=1; done
     [ -z "$skipped" ] || continue
     dpkg-deb -x "$deb" "$tmp"
+    # shellcheck disable=SC2016 # dpkg-deb's ${Field}, not the shell's
     dpkg-deb --show --showformat='${Package} ${Version} ${Architecture}\n' "$deb" >>"$manifest"
     count=$((count + 1))
 done
@@ -138,7 +142,7 @@ step "merge /bin, /sbin, /lib* into /usr"
 # real directory (it would even replace a pre-made symlink). Merge afterwards; tar -k refuses to
 # overwrite, so a file shipped in both places fails the build instead of silently losing one copy.
 for d in bin sbin lib lib32 lib64 libx32 libo32; do
-    [ -d "$tmp/$d" ] && [ ! -L "$tmp/$d" ] || continue
+    if [ ! -d "$tmp/$d" ] || [ -L "$tmp/$d" ]; then continue; fi
     mkdir -p "$tmp/usr/$d"
     tar -C "$tmp/$d" -cf - . | tar -C "$tmp/usr/$d" -xf - --keep-old-files
     rm -rf -- "${tmp:?}/$d"
@@ -231,7 +235,10 @@ find "$tmp" -perm /022 ! -type l -exec chmod go-w {} +
 chmod 1777 "$tmp/tmp"
 
 step "replace $out"
-rm -rf -- "$out"
+# Two renames, so $out is missing only for an instant; a failed build never got here and left the
+# previous $out in place.
+if [ -e "$out" ]; then mv -T -- "$out" "$old"; fi
 mv -T -- "$tmp" "$out"
+rm -rf -- "$old"
 
 echo "build.sh: built $out in $((SECONDS - start)) s: $count packages (listed in $harness_dir/packages.manifest), $(du -sh "$out" | cut -f1)"

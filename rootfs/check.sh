@@ -2,6 +2,7 @@
 # Checks a rootfs built by rootfs/build.sh: rootfs/check.sh OUT
 # Needs root (chroot). Never writes into OUT: Python runs with -B.
 # Last line: "N passed, N failed"; exits non-zero if anything failed.
+# shellcheck disable=SC2016 # the sh -c bodies are single-quoted on purpose: they get $1 as an argument
 
 set -uo pipefail
 export LC_ALL=C
@@ -32,7 +33,6 @@ none() {
     check "$name" sh -c 'out=$("$@") && [ -z "$out" ] || { printf "%s\n" "$out"; exit 1; }' none "$@"
 }
 py() { chroot "$root" /usr/bin/python3 -I -B "$@" </dev/null; }
-pyas() { local user=$1; shift; chroot --userspec="$user" "$root" /usr/bin/python3 -I -B "$@" </dev/null; }
 
 check "OUT is a directory with /usr/bin/python3" test -d "$root" -a -x "$root/usr/bin/python3"
 [ -x "$root/usr/bin/python3" ] || { echo "0 passed, 1 failed"; exit 1; }
@@ -72,6 +72,10 @@ check "/etc/nsswitch.conf: passwd and group from files" sh -c '
 
 check "the harness is installed, identical to rootfs/harness.py" \
     cmp "$here/harness.py" "$root/opt/pyexecd/harness.py"
+check "the harness runs a script and writes its result frame on fd 3" sh -c '
+    frame=$(printf "def main():\n    return {\"sum\": 1 + 2}\n" |
+        chroot "$1" /usr/bin/python3 -I -B /opt/pyexecd/harness.py 3>&1 >/dev/null)
+    [ "$(printf %s "$frame" | tr -d " ")" = "R{\"sum\":3}" ] || { echo "frame: $frame"; exit 1; }' - "$root"
 for f in usr/lib/python3/dist-packages/pandas/__init__.py usr/lib/python3/dist-packages/numpy/__init__.py \
     opt/pyexecd/harness.py; do
     check "a .pyc exists for /$f" \

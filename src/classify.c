@@ -103,7 +103,6 @@ void classify(const struct config *cfg, const struct sandbox_end *e, struct exec
     } else {
         result_fail(res, ERR_EXECUTION, "the script exited with status %d before main() returned",
                     WEXITSTATUS(e->status));
-        res->exception = strdup("SystemExit");
     }
     if (res->err == ERR_EXECUTION && e->pids_exhausted) {
         char *m = NULL;

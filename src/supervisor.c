@@ -197,9 +197,11 @@ static void collect(struct run *r)
     drain(r);
 }
 
-static void describe_exit(int status, char *out, size_t len)
+static void describe_exit(enum sandbox_stop stop, int status, char *out, size_t len)
 {
-    if (WIFSIGNALED(status))
+    if (stop == STOP_GOT_RESULT)
+        snprintf(out, len, "result delivered, then stopped");
+    else if (WIFSIGNALED(status))
         snprintf(out, len, "signal %d", WTERMSIG(status));
     else
         snprintf(out, len, "exit %d", WEXITSTATUS(status));
@@ -230,7 +232,7 @@ void supervisor_run(const struct config *cfg, struct jail_slot *slot, const char
     res->wall_ms = now_ms() - start;
     res->cpu_ms = (long long)(r.ru.ru_utime.tv_sec + r.ru.ru_stime.tv_sec) * 1000 +
                   (r.ru.ru_utime.tv_usec + r.ru.ru_stime.tv_usec) / 1000;
-    describe_exit(r.status, res->exit_desc, sizeof(res->exit_desc));
+    describe_exit(r.stop, r.status, res->exit_desc, sizeof(res->exit_desc));
     struct sandbox_end end = {.stop = r.stop,
                               .overflow = r.overflow,
                               .status = r.status,

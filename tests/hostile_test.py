@@ -859,6 +859,57 @@ def script_runs_unprivileged():
 
 
 @test
+def sandbox_process_runs_as_a_sandbox_host_uid():
+    # The script names itself (prctl PR_SET_NAME); the host finds it in /proc while it sleeps and
+    # checks its host credentials: a slot uid/gid, no capabilities, no_new_privs, seccomp.
+    name = "pxt" + secrets.token_hex(5)
+    out = {}
+
+    def run():
+        try:
+            out["resp"] = execute("""
+                import ctypes, time
+                def main():
+                    ctypes.CDLL(None).prctl(15, %r.encode(), 0, 0, 0)
+                    time.sleep(2)
+                    return "named"
+            """ % name)
+        except Exception as exc:
+            out["exc"] = exc
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    found = None
+    deadline = time.monotonic() + 2 + CFG.slack_s
+    while found is None and time.monotonic() < deadline and th.is_alive():
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/comm" % pid) as f:
+                    if f.read().strip() != name:
+                        continue
+                with open("/proc/%s/status" % pid) as f:
+                    found = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+                break
+            except OSError:
+                continue
+        time.sleep(0.05)
+    th.join(CFG.request_timeout)
+    check("resp" in out, "the request failed: %r" % out.get("exc"))
+    expect_result(out["resp"], "named")
+    check(found is not None, "the sandbox process was not found on the host by its name")
+    uids = [int(x) for x in found["Uid"].split()]
+    gids = [int(x) for x in found["Gid"].split()]
+    lo, hi = CFG.sandbox_uid, CFG.sandbox_uid + CFG.max_sandboxes
+    check(all(lo <= u < hi for u in uids), "host uids %r must be slot uids in [%d, %d)" % (uids, lo, hi))
+    check(all(lo <= g < hi for g in gids), "host gids %r must be slot gids in [%d, %d)" % (gids, lo, hi))
+    check(int(found["CapEff"].strip(), 16) == 0, "host view: CapEff %s" % found["CapEff"].strip())
+    check(found.get("NoNewPrivs", "").strip() == "1", "host view: NoNewPrivs must be 1")
+    check(found.get("Seccomp", "").strip() == "2", "host view: Seccomp must be 2 (filter)")
+
+
+@test
 def setuid_to_root_fails():
     resp = execute("""
         import errno, os

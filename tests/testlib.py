@@ -40,6 +40,7 @@ class Config:
     jobs = 2
     secret = ""
     daemon_pid = 0
+    sandbox_uid = 100000
     groups = ("main",)
     only = ""
     skip = ()
@@ -422,6 +423,8 @@ def parse_args(argv, description):
     p.add_argument("--only", default="", help="run only tests whose name contains this")
     p.add_argument("--skip", default="", help="comma-separated substrings: skip tests whose "
                    "name contains one")
+    p.add_argument("--sandbox-uid", type=int, default=100000,
+                   help="the daemon's --sandbox-uid (first host uid of the sandboxes)")
     p.add_argument("--daemon-pid", type=int, default=0, help="pid of the daemon (drain test)")
     p.add_argument("--list", action="store_true", help="list the tests and exit")
     args = p.parse_args(argv)
@@ -447,6 +450,7 @@ def parse_args(argv, description):
     CFG.only = args.only
     CFG.skip = tuple(x for x in args.skip.split(",") if x)
     CFG.daemon_pid = args.daemon_pid
+    CFG.sandbox_uid = args.sandbox_uid
     CFG.secret = os.environ.get("PYEXECD_TEST_SECRET", "")
     return args
 
