@@ -12,7 +12,7 @@ endif
 
 # Debian packages: to build and run, and in addition to test.
 BUILD_PACKAGES := gcc make pkg-config libevhtp-dev libevent-dev libyajl-dev libseccomp-dev \
-	python3 mmdebstrap ca-certificates
+	python3 ca-certificates
 TEST_PACKAGES := clang-format valgrind curl
 
 # Recursive (=) so pkg-config runs after the packages are installed; library headers are

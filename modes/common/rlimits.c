@@ -7,13 +7,19 @@
 #define MIB (1024ULL * 1024ULL)
 #define STACK_BYTES (8 * MIB)
 
-static int set(int resource, rlim_t value)
+static int set(pid_t pid, int resource, rlim_t value)
 {
     struct rlimit rl = {value, value};
-    return setrlimit(resource, &rl);
+    return prlimit(pid, (enum __rlimit_resource)resource, &rl, NULL);
 }
 
 int rlimits_apply(const struct config *cfg, struct rlimit_plan plan, const char **step)
+{
+    return rlimits_apply_to(0, cfg, plan, step);
+}
+
+int rlimits_apply_to(pid_t pid, const struct config *cfg, struct rlimit_plan plan,
+                     const char **step)
 {
     /* Soft == hard for CPU: the kernel then sends SIGKILL, which a pid-namespace init (and a
      * script's own handler) cannot ignore, where SIGXCPU could be. */
@@ -32,7 +38,7 @@ int rlimits_apply(const struct config *cfg, struct rlimit_plan plan, const char 
         {RLIMIT_STACK, STACK_BYTES, plan.stack, "RLIMIT_STACK"},
     };
     for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
-        if (limits[i].wanted && set(limits[i].resource, limits[i].value) != 0) {
+        if (limits[i].wanted && set(pid, limits[i].resource, limits[i].value) != 0) {
             *step = limits[i].name;
             return -1;
         }

@@ -144,5 +144,6 @@ int seccomp_prog_load(const struct seccomp_prog *p)
 {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return -1;
-    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->fprog);
+    /* prctl rather than seccomp(2): the same filter, and every tool (valgrind too) knows it. */
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->fprog, 0, 0);
 }

@@ -3,9 +3,9 @@
  *
  * The sandbox's way, in order (each step is a function of its own file):
  *   clone into new user, pid, net, mount, ipc and uts namespaces     (jail_start)
- *   supervisor: uid/gid maps (user.c), cgroup (cgroup.c), then "go"
+ *   supervisor: uid/gid maps (user.c), rlimits, cgroup (cgroup.c), then "go"
  *   sandbox: session, death signal, cgroup namespace, mounts + pivot_root (mnt.c),
- *            hostname, rlimits, uid/gid, capabilities, fds, signals, seccomp, exec
+ *            hostname, uid/gid, capabilities, fds, signals, seccomp, exec
  * The new net namespace has only a loopback device that is down: no network at all. */
 #include "../jail.h"
 
@@ -138,10 +138,8 @@ __attribute__((noreturn)) static void contain(const struct sandbox_pipes *p)
         sandbox_fail(p, "cgroup namespace");
     if (mnt_setup(rootfs, cfg->tmp_mb, SANDBOX_UID, &step) != 0)
         sandbox_fail(p, step);
-    if (sethostname("sandbox", 7) != 0 || setdomainname("sandbox", 7) != 0)
+    if (sethostname("sandbox", 7) != 0)
         sandbox_fail(p, "hostname");
-    if (rlimits_apply(cfg, (struct rlimit_plan){.nproc = true}, &step) != 0)
-        sandbox_fail(p, step);
     if (sandbox_become(SANDBOX_UID, SANDBOX_UID) != 0)
         sandbox_fail(p, "drop to the sandbox uid");
     if (sandbox_drop_caps() != 0)
@@ -184,7 +182,9 @@ int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_
         goto fail;
     }
     sb->pid = pid;
-    if (user_map(pid, host_id, &step) != 0 || (step = "cgroup attach", cgroup_attach(&slot->cg, pid)) != 0 ||
+    if (user_map(pid, host_id, &step) != 0 ||
+        rlimits_apply_to(pid, cfg, (struct rlimit_plan){.nproc = true}, &step) != 0 ||
+        (step = "cgroup attach", cgroup_attach(&slot->cg, pid)) != 0 ||
         (step = "release the sandbox", sandbox_release(&p)) != 0) {
         snprintf(err, errlen, "%s: %s", step, strerror(errno));
         kill(pid, SIGKILL);

@@ -48,9 +48,9 @@ static int mount_devices(const char *root, const char **step)
     for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
         snprintf(from, sizeof(from), "/dev/%s", devices[i]);
         TRY("path of a device", path_in(to, root, from + 1));
-        TRY("bind a device", mount(from, to, NULL, MS_BIND, NULL));
+        TRY("bind a device", mount(from, to, "none", MS_BIND, NULL));
         TRY("remount a device nosuid,noexec",
-            mount(NULL, to, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | locked_flags(to),
+            mount("none", to, "none", MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | locked_flags(to),
                   NULL));
     }
     return 0;
@@ -60,9 +60,9 @@ int mnt_setup(const char *root, int64_t tmp_mb, unsigned uid, const char **step)
 {
     char tmp[PATHLEN], proc[PATHLEN], opts[128];
     /* Nothing we mount may propagate back to the host's namespace. */
-    TRY("make / private", mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+    TRY("make / private", mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL));
     /* pivot_root needs the new root to be a mount point: bind the rootfs onto itself. */
-    TRY("bind the rootfs", mount(root, root, NULL, MS_BIND, NULL));
+    TRY("bind the rootfs", mount(root, root, "none", MS_BIND, NULL));
     /* Writable places are mounted before the root turns read-only, on top of it. */
     TRY("path of /tmp", path_in(tmp, root, "tmp"));
     snprintf(opts, sizeof(opts), "size=%lldm,nr_inodes=16384,mode=0700,uid=%u,gid=%u",
@@ -74,7 +74,7 @@ int mnt_setup(const char *root, int64_t tmp_mb, unsigned uid, const char **step)
     TRY("path of /proc", path_in(proc, root, "proc"));
     TRY("mount /proc", mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
     TRY("remount the rootfs read-only",
-        mount(NULL, root, NULL,
+        mount("none", root, "none",
               MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | locked_flags(root), NULL));
     /* pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the
      * rootfs visible (pivot_root(2)). */
