@@ -28,7 +28,7 @@ struct jail_probe {
 
 /* A running sandbox as the supervisor sees it. */
 struct jail_sandbox {
-    pid_t pid;  /* the process the supervisor waits for */
+    pid_t pid;     /* the process the supervisor waits for */
     int script_fd; /* write end: the harness reads the script from its fd 0 */
     int stdout_fd; /* read ends of the harness's fds 1, 2 and 3 */
     int stderr_fd;

@@ -15,12 +15,10 @@
 static void harness_error(const char *text, size_t len, struct exec_result *res)
 {
     char err[128];
-    struct json_field f[] = {{"type", JF_STRING, false, NULL, 0, 0},
-                             {"message", JF_STRING, false, NULL, 0, 0},
-                             {"exception", JF_STRING, false, NULL, 0, 0},
-                             {"traceback", JF_STRING, false, NULL, 0, 0},
-                             {"line", JF_INT, false, NULL, 0, 0},
-                             {"offset", JF_INT, false, NULL, 0, 0}};
+    struct json_field f[] = {
+        {"type", JF_STRING, false, NULL, 0, 0},      {"message", JF_STRING, false, NULL, 0, 0},
+        {"exception", JF_STRING, false, NULL, 0, 0}, {"traceback", JF_STRING, false, NULL, 0, 0},
+        {"line", JF_INT, false, NULL, 0, 0},         {"offset", JF_INT, false, NULL, 0, 0}};
     enum err_type t = ERR_NONE;
     if (json_parse_fields(text, len, f, 6, false, err, sizeof(err)) == 0 && f[0].str && f[1].str)
         t = err_from_harness(f[0].str);
@@ -48,15 +46,20 @@ static void harness_frame(const char *frame, size_t len, struct exec_result *res
         }
         memcpy(res->result, frame + 1, len - 1);
         res->result_len = len - 1;
+        /* json.dumps writes lone surrogates (from surrogateescape strings) as \udcXX escapes:
+         * valid JSON syntax, but not Unicode any client can decode. */
+        json_repair_surrogates(res->result, res->result_len);
         res->err = ERR_NONE;
     } else if (len > 1 && frame[0] == 'E') {
         harness_error(frame + 1, len - 1, res);
     } else {
-        result_fail(res, ERR_EXECUTION, "the result channel carried something that is not a result");
+        result_fail(res, ERR_EXECUTION,
+                    "the result channel carried something that is not a result");
     }
 }
 
-static void by_signal(const struct config *cfg, const struct sandbox_end *e, struct exec_result *res)
+static void by_signal(const struct config *cfg, const struct sandbox_end *e,
+                      struct exec_result *res)
 {
     int sig = WTERMSIG(e->status);
     if (sig == SIGSYS) {
@@ -82,8 +85,9 @@ void classify(const struct config *cfg, const struct sandbox_end *e, struct exec
         long long cap = strcmp(e->overflow, "stdout") == 0   ? cfg->stdout_bytes
                         : strcmp(e->overflow, "stderr") == 0 ? cfg->stderr_bytes
                                                              : cfg->result_bytes;
-        result_fail(res, ERR_OUTPUT, "%s went over its limit of %lld bytes; the sandbox was stopped",
-                    e->overflow, cap);
+        result_fail(res, ERR_OUTPUT,
+                    "%s went over its limit of %lld bytes; the sandbox was stopped", e->overflow,
+                    cap);
         res->limit = e->overflow;
     } else if (e->stop == STOP_TIMED_OUT) {
         result_fail(res, ERR_TIMEOUT, "the script ran past its wall-clock limit of %lld ms",

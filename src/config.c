@@ -18,9 +18,14 @@ struct setting {
     const char *help;
 };
 
-#define N(field, flag, env, min, max, def, help)                                                  \
-    {flag, env, NUM, offsetof(struct config, field), min, max, def, help}
-#define S(field, flag, env, def, help) {flag, env, STR, offsetof(struct config, field), 0, 0, def, help}
+#define N(field, flag, env, min, max, def, help)                                                   \
+    {                                                                                              \
+        flag, env, NUM, offsetof(struct config, field), min, max, def, help                        \
+    }
+#define S(field, flag, env, def, help)                                                             \
+    {                                                                                              \
+        flag, env, STR, offsetof(struct config, field), 0, 0, def, help                            \
+    }
 
 static const struct setting settings[] = {
     N(port, "port", "PORT", 1, 65535, "8080", "TCP port to listen on"),
@@ -33,7 +38,8 @@ static const struct setting settings[] = {
     N(memory_mb, "memory-mb", "PYEXECD_MEMORY_MB", 64, 65536, "512",
       "memory limit per sandbox (MiB): cgroup limit and address-space rlimit"),
     N(pids, "pids", "PYEXECD_PIDS", 1, 4096, "32", "processes and threads per sandbox"),
-    N(fsize_mb, "fsize-mb", "PYEXECD_FSIZE_MB", 1, 4096, "16", "largest file a sandbox may write (MiB)"),
+    N(fsize_mb, "fsize-mb", "PYEXECD_FSIZE_MB", 1, 4096, "16",
+      "largest file a sandbox may write (MiB)"),
     N(tmp_mb, "tmp-mb", "PYEXECD_TMP_MB", 1, 4096, "32", "size of the sandbox's /tmp (MiB)"),
     N(nofile, "nofile", "PYEXECD_NOFILE", 16, 65536, "256", "open files per sandbox"),
     N(stdout_bytes, "stdout-bytes", "PYEXECD_STDOUT_BYTES", 0, 1 << 30, "1048576",
@@ -71,8 +77,8 @@ static int apply(struct config *cfg, const struct setting *s, const char *val, c
     errno = 0;
     long long v = strtoll(val, &end, 10);
     if (errno != 0 || end == val || *end != '\0' || v < s->min || v > s->max) {
-        snprintf(err, errlen, "%s: %s=%s is not a whole number in [%lld, %lld]", from, s->flag,
-                 val, (long long)s->min, (long long)s->max);
+        snprintf(err, errlen, "%s: %s=%s is not a whole number in [%lld, %lld]", from, s->flag, val,
+                 (long long)s->min, (long long)s->max);
         return -1;
     }
     *(int64_t *)(void *)p = v;

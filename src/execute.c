@@ -59,10 +59,11 @@ static bool validate(struct server *srv, evhtp_request_t *req, char **script, si
                false;
     if (json_parse_fields(body, blen, &f, 1, true, err, sizeof(err)) != 0)
         return http_answer(req, ERR_VALIDATION, err), false;
-    const char *why = !f.seen                         ? "'script' is required"
-                      : blank(f.str, f.len)           ? "'script' is empty"
-                      : memchr(f.str, '\0', f.len)    ? "'script' contains a NUL character"
-                      : f.len > (size_t)srv->cfg->script_bytes ? "" : NULL;
+    const char *why = !f.seen                                  ? "'script' is required"
+                      : blank(f.str, f.len)                    ? "'script' is empty"
+                      : memchr(f.str, '\0', f.len)             ? "'script' contains a NUL character"
+                      : f.len > (size_t)srv->cfg->script_bytes ? ""
+                                                               : NULL;
     if (why != NULL) {
         json_fields_free(&f, 1);
         if (*why == '\0')

@@ -35,7 +35,8 @@ static int value(struct ctx *c, int kind)
         struct json_field *f = c->cur;
         c->cur = NULL;
         if ((int)f->kind != kind)
-            return fail(c, f->kind == JF_STRING ? "'%s' must be a string" : "'%s' must be an integer",
+            return fail(c,
+                        f->kind == JF_STRING ? "'%s' must be a string" : "'%s' must be an integer",
                         f->name);
     }
     return 1;
@@ -137,8 +138,8 @@ static int on_key(void *x, const unsigned char *k, size_t len)
 }
 
 static const yajl_callbacks callbacks = {
-    on_null, on_bool, on_integer, on_double, NULL, on_string,
-    on_start_map, on_key, on_end, on_start_array, on_end,
+    on_null,      on_bool, on_integer, on_double,      NULL,   on_string,
+    on_start_map, on_key,  on_end,     on_start_array, on_end,
 };
 
 int json_parse_fields(const char *text, size_t len, struct json_field *fields, size_t n,
@@ -210,27 +211,42 @@ static int hex4(const char *s, size_t left)
     return v;
 }
 
-bool json_escapes_ok(const char *t, size_t len)
+/* Counts the \u escapes of unpaired UTF-16 surrogates; with fix, rewrites each as \ufffd (the
+ * same six characters long, so the text stays valid JSON). */
+static size_t lone_surrogates(char *t, size_t len, bool fix)
 {
+    size_t n = 0;
     for (size_t i = 0; i < len; i++) {
-        if (t[i] != '\\')
+        if (t[i] != '\\' || i + 1 >= len)
             continue;
-        if (i + 1 >= len)
-            return true; /* malformed: the parser will say so */
         if (t[++i] != 'u')
             continue;
+        size_t at = i - 1;
         int cu = hex4(t + i + 1, len - i - 1);
         i += 4;
-        if (cu >= 0xDC00 && cu <= 0xDFFF)
-            return false; /* a low surrogate with no high one before it */
-        if (cu >= 0xD800 && cu <= 0xDBFF) {
-            if (i + 6 >= len || t[i + 1] != '\\' || t[i + 2] != 'u')
-                return false;
+        bool high = cu >= 0xD800 && cu <= 0xDBFF, low = cu >= 0xDC00 && cu <= 0xDFFF;
+        if (high && i + 6 < len && t[i + 1] == '\\' && t[i + 2] == 'u') {
             int lo = hex4(t + i + 3, len - i - 3);
-            if (lo < 0xDC00 || lo > 0xDFFF)
-                return false;
-            i += 6;
+            if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                i += 6; /* a proper pair */
+                continue;
+            }
+        }
+        if (high || low) {
+            n++;
+            if (fix)
+                memcpy(t + at, "\\ufffd", 6);
         }
     }
-    return true;
+    return n;
+}
+
+bool json_escapes_ok(const char *t, size_t len)
+{
+    return lone_surrogates((char *)t, len, false) == 0;
+}
+
+void json_repair_surrogates(char *t, size_t len)
+{
+    lone_surrogates(t, len, true);
 }

@@ -29,5 +29,7 @@ bool json_is_value(const char *text, size_t len);
 /* Is every \u escape of a UTF-16 surrogate part of a proper pair? (yajl turns a lone one into
  * '?' silently.) */
 bool json_escapes_ok(const char *text, size_t len);
+/* Rewrites each unpaired surrogate escape as \ufffd, in place. */
+void json_repair_surrogates(char *text, size_t len);
 
 #endif

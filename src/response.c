@@ -15,7 +15,7 @@
 static int put_key(yajl_gen g, const char *key)
 {
     return yajl_gen_string(g, (const unsigned char *)key, strlen(key)) == yajl_gen_status_ok ? 0
-                                                                                              : -1;
+                                                                                             : -1;
 }
 
 /* Output of a sandbox is arbitrary bytes: repair it to valid UTF-8 first. */

@@ -11,15 +11,15 @@
 
 struct exec_result {
     enum err_type err;
-    char *message;   /* malloc'd */
-    char *exception; /* ExecutionError: the exception's type */
-    char *traceback; /* ExecutionError: the script's frames */
+    char *message;          /* malloc'd */
+    char *exception;        /* ExecutionError: the exception's type */
+    char *traceback;        /* ExecutionError: the script's frames */
     long long line, offset; /* ValidationError for a syntax error (0 when unknown) */
     const char *limit;      /* TimeoutError: "wall" or "cpu"; OutputLimitError: which stream */
     const char *signal;     /* SecurityViolation: the signal that ended the sandbox */
     char *result;           /* success: main()'s result, validated JSON text */
     size_t result_len;
-    bool ran; /* the script ran, so stdout and stderr belong in the response */
+    bool ran;                  /* the script ran, so stdout and stderr belong in the response */
     long long wall_ms, cpu_ms; /* for the log */
     char exit_desc[48];        /* how the sandbox's first process ended, for the log */
     struct buf out, errout;

@@ -17,8 +17,8 @@
 #include "classify.h"
 #include "log.h"
 
-#define SLICE_MS 50       /* longest poll: how soon a shutdown or a lost exit is noticed */
-#define DRAIN_MS 200      /* after the end, how long to collect what is still in the pipes */
+#define SLICE_MS 50  /* longest poll: how soon a shutdown or a lost exit is noticed */
+#define DRAIN_MS 200 /* after the end, how long to collect what is still in the pipes */
 #define CHUNK (64 * 1024)
 
 atomic_bool supervisor_abort;
@@ -72,7 +72,8 @@ static bool pump(int *fd, struct buf *b)
 static void feed_script(struct run *r)
 {
     while (r->script_off < r->script_len) {
-        ssize_t n = write(r->sb.script_fd, r->script + r->script_off, r->script_len - r->script_off);
+        ssize_t n =
+            write(r->sb.script_fd, r->script + r->script_off, r->script_len - r->script_off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -217,8 +218,8 @@ void supervisor_run(const struct config *cfg, struct jail_slot *slot, const char
     buf_init(&r.frame, (size_t)cfg->result_bytes + 1);
     if (jail_start(slot, &r.sb, err, sizeof(err)) != 0) {
         log_error("sandbox set-up failed: %s", err);
-        result_fail(res, ERR_INTERNAL, "the sandbox could not be set up (%s); the script did not run",
-                    err);
+        result_fail(res, ERR_INTERNAL,
+                    "the sandbox could not be set up (%s); the script did not run", err);
         buf_free(&r.frame);
         return;
     }

@@ -145,6 +145,28 @@ def stdin_of_the_script_is_empty():
     expect_result(execute("import sys\ndef main():\n    return sys.stdin.read()\n"), "")
 
 
+@test
+def raw_utf8_script_is_accepted():
+    body = '{"script": "def main():\\n    return \'h\u00e9 \u65e5 \U0001f600\'\\n"}'.encode("utf-8")
+    expect_result(post_raw_body(body), "h\u00e9 \u65e5 \U0001f600")
+
+
+@test
+def lone_surrogate_in_result_gives_valid_unicode():
+    # The request side rejects lone surrogates; the response must not carry them either (a strict
+    # JSON parser rejects them): U+FFFD, or SerializationError.
+    resp = execute("def main():\n    return ['\\udcff', 'a\\ud800b']\n")
+    body = expect_json(resp)
+    if resp.status == 200:
+        for item in body["result"]:
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise AssertionError("the result carries a lone surrogate: %s" % resp.describe())
+    else:
+        expect_error(resp, 422, "SerializationError")
+
+
 # --------------------------------------------------------------------------------------------
 # ValidationError (400)
 
@@ -762,6 +784,33 @@ def too_many_headers_do_not_crash_the_daemon():
     expect_serving()
 
 
+def get_health_with_headers(n):
+    headers = "".join("X-H-%d: %d\r\n" % (i, i) for i in range(n - 1))  # + Host
+    with RawConn(timeout=10) as c:
+        try:
+            c.send(("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + "\r\n").encode())
+            return c.read_response(timeout=10)
+        except (EOFError, OSError):
+            return None
+
+
+@test
+def request_with_20_headers_is_served():
+    resp = get_health_with_headers(20)
+    check(resp is not None, "a request with 20 headers got no answer")
+    expect_healthy_resp(resp)
+
+
+@test
+def request_over_the_64_header_cap_is_refused():
+    # README: headers are capped at 64 per request.
+    resp = get_health_with_headers(100)
+    if resp is not None:
+        check(400 <= resp.status < 500, "100 headers must be refused", resp)
+        expect_json(resp)
+    expect_serving()
+
+
 @test
 def huge_header_value_does_not_crash_the_daemon():
     data = ("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + "b" * 200000 + "\r\n\r\n").encode()
@@ -828,6 +877,44 @@ def chunked_request_body_is_handled():
                   resp)
             expect_json(resp)
     expect_serving()
+
+
+@test
+def http_1_0_request_is_answered_and_closed():
+    with RawConn(timeout=10) as c:
+        c.send(b"GET /health HTTP/1.0\r\n\r\n")
+        expect_healthy_resp(c.read_response(timeout=10))
+        check(c.wait_closed(5), "an HTTP/1.0 request without keep-alive must be closed after the answer")
+
+
+@test
+def expect_100_continue_gets_100_then_the_result():
+    # curl sends Expect: 100-continue for bodies over 1 kB and waits a second for the 100.
+    body = execute_body("def main():\n    return 'continued'\n" + "#" * 2000 + "\n")
+    with RawConn(timeout=30) as c:
+        c.send(("POST /execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                "Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % len(body)).encode())
+        try:
+            interim = c.read_response(timeout=1.0, head=True)
+        except (socket.timeout, EOFError):
+            interim = None
+        c.send(body)
+        resp = c.read_response(timeout=CFG.request_timeout)
+        expect_result(resp, "continued")
+        check(interim is not None and interim.status == 100,
+              "no 100 Continue within 1 s: curl stalls a second on every script over 1 kB")
+
+
+@test
+def expect_100_continue_over_limit_gets_413_without_the_body():
+    with RawConn(timeout=10) as c:
+        c.send(("POST /execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                "Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % (CFG.body_limit + 1)).encode())
+        try:
+            resp = c.read_response(timeout=5)
+        except (socket.timeout, EOFError) as exc:
+            raise AssertionError("no 413 before the body was sent: %r" % exc)
+        expect_error(resp, 413, "PayloadTooLarge")
 
 
 @test

@@ -277,10 +277,13 @@ def only_the_sandbox_processes_are_visible_in_local_mode():
     resp = execute("""
         import os
         def main():
+            import socket
             pids = [p for p in os.listdir("/proc") if p.isdigit()]
-            return {"pid": os.getpid(), "pids": len(pids)}
+            return {"pid": os.getpid(), "pids": len(pids), "host": socket.gethostname()}
     """)
     body = expect_ok(resp)
+    check(body["result"]["host"] == "sandbox", "the sandbox has its own uts namespace (hostname "
+          "sandbox)", resp)
     check(body["result"]["pid"] < 100, "the script must have its own pid namespace", resp)
     check(body["result"]["pids"] < 20, "only the sandbox's processes may be visible", resp)
 
@@ -453,6 +456,144 @@ def host_secrets_are_not_readable():
         check(CFG.secret not in json.dumps(body["result"]), "the daemon's secret leaked", resp)
 
 
+@test
+def tmp_is_size_limited():
+    resp = execute("""
+        import errno, os
+        def main():
+            total = 0
+            chunk = b"t" * (1 << 20)
+            try:
+                for i in range(64):
+                    with open("/tmp/fill-%d" % i, "wb") as f:
+                        for _ in range(4):
+                            f.write(chunk)
+                            f.flush()
+                            total += len(chunk)
+                return ["no limit", total]
+            except OSError as e:
+                return [errno.errorcode.get(e.errno, str(e.errno)), total]
+    """)
+    body = expect_ok(resp)
+    outcome, total = body["result"]
+    check(outcome in ("ENOSPC", "EDQUOT", "EFBIG"),
+          "/tmp took %d MiB without a size limit (%s)" % (total >> 20, outcome), resp)
+
+
+def plant_victims(token):
+    victims = {"/var/tmp/pyexecd-test-victim-%s/file" % token: "victim-a",
+               "/root/pyexecd-test-victim-%s" % token: "victim-b"}
+    os.makedirs(os.path.dirname(next(iter(victims))), exist_ok=True)
+    for path, content in victims.items():
+        with open(path, "w") as f:
+            f.write(content)
+    return victims
+
+
+@test
+def cleanup_does_not_follow_symlinks_out_of_tmp():
+    # The daemon removes a sandbox's files as root: links the script leaves there must not lead
+    # it to host files.
+    token = secrets.token_hex(8)
+    victims = plant_victims(token)
+    vdir = os.path.dirname(next(iter(victims)))
+    try:
+        resp = execute("""
+            import os
+            def main():
+                os.symlink(%r, "/tmp/dirlink")
+                os.symlink(%r, "/tmp/filelink")
+                os.makedirs("/tmp/sub/deeper")
+                os.symlink(%r, "/tmp/sub/deeper/dirlink")
+                os.symlink("/", "/tmp/sub/rootlink")
+                os.chmod("/tmp/sub/deeper", 0)
+                os.chmod("/tmp/sub", 0o500)
+                return "planted"
+        """ % (vdir, list(victims)[1], vdir))
+        expect_result(resp, "planted")
+        expect_serving()
+        time.sleep(0.5)
+        for path, content in victims.items():
+            check(os.path.exists(path), "cleanup removed the host file %s" % path)
+            with open(path) as f:
+                check(f.read() == content, "the host file %s changed" % path)
+    finally:
+        for path in victims:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        try:
+            os.rmdir(vdir)
+        except OSError:
+            pass
+
+
+@test
+def deep_directory_tree_in_tmp_does_not_break_cleanup():
+    # Deeper than PATH_MAX: cleanup must not choke on it; the runner checks the scratch dir after.
+    resp = execute("""
+        import os
+        def main():
+            os.chdir("/tmp")
+            name = "d" * 200
+            for depth in range(40):
+                os.mkdir(name)
+                os.chdir(name)
+            open("leaf", "w").write("x")
+            os.chdir("/tmp")
+            return depth + 1
+    """)
+    expect_result(resp, 40)
+    resp = execute("import os\ndef main():\n    return os.listdir('/tmp')\n")
+    expect_result(resp, [])
+
+
+@test
+def no_unexpected_file_descriptors_are_inherited():
+    resp = execute("""
+        import os, stat
+        def main():
+            out = {}
+            for fd in range(0, 4096):
+                try:
+                    st = os.fstat(fd)
+                except OSError:
+                    continue
+                out[str(fd)] = stat.filemode(st.st_mode)
+            return out
+    """)
+    body = expect_ok(resp)
+    extra = sorted(set(body["result"]) - {"0", "1", "2", "3"})
+    check(not extra, "the script inherited file descriptors %r" % extra, resp)
+
+
+@test
+def closing_the_result_channel_is_execution_error():
+    resp = execute("import os\ndef main():\n    os.close(3)\n    return 1\n")
+    expect_error(resp, 422, "ExecutionError")
+
+
+@test
+def deeply_nested_result_is_returned_or_serialization_error():
+    resp = execute("""
+        def main():
+            x = []
+            for i in range(900):
+                x = [x]
+            return x
+    """)
+    expect_json(resp)
+    if resp.status == 200:
+        depth, x = 0, resp.json["result"]
+        while x:
+            depth, x = depth + 1, x[0]
+        check(depth == 900, "the nested result came back with depth %d" % depth, resp)
+    else:
+        expect_error(resp, 422, "SerializationError")
+    expect_serving()
+
+
 # --------------------------------------------------------------------------------------------
 # Network
 
@@ -617,6 +758,29 @@ forgery_case("printed_fakes_then_return_7_gives_7", """
         os.write(2, b'{"result": "forged"}')
         return 7
 """, expect_status_not_200=False, result=7)
+
+
+@test
+def second_frame_on_the_result_channel_is_rejected():
+    # README: a script may write to fd 3 itself, but a second or malformed frame is rejected.
+    resp = execute("""
+        import os
+        def main():
+            os.write(3, b'R"forged"')
+            return 7
+    """)
+    expect_error(resp, 422, "ExecutionError")
+
+
+@test
+def malformed_frame_on_the_result_channel_is_rejected():
+    resp = execute("""
+        import os
+        def main():
+            os.write(3, b'Xgarbage{')
+            os._exit(0)
+    """)
+    expect_error(resp, 422, "ExecutionError")
 
 
 @test

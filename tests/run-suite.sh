@@ -19,7 +19,7 @@
 #   PYEXECD_TEST_REQUEST_MS=3000   --request-ms       PYEXECD_TEST_MEMORY_MB=256    --memory-mb
 #   PYEXECD_TEST_MAX_SANDBOXES=2   --max-sandboxes    PYEXECD_TEST_QUEUE_LENGTH=32  --queue-length
 #   PYEXECD_TEST_STDOUT_BYTES, _STDERR_BYTES, _RESULT_BYTES, _SCRIPT_BYTES (65536 each)
-#   PYEXECD_TEST_DRAIN_MS=5000     --drain-ms         PYEXECD_TEST_SANDBOX_UID=200000 --sandbox-uid
+#   PYEXECD_TEST_DRAIN_MS=5000     --drain-ms         PYEXECD_TEST_SANDBOX_UID (random 200000+) --sandbox-uid
 #   PYEXECD_TEST_SLACK_S=5         seconds a limit may be overrun before a test calls it late
 #   PYEXECD_TEST_STOP_S            bound for the exit after SIGTERM (default drain + 15 s)
 #   PYEXECD_TEST_ONLY / PYEXECD_TEST_SKIP   passed to the suites as --only / --skip
@@ -56,7 +56,8 @@ STDERR_BYTES=${PYEXECD_TEST_STDERR_BYTES:-65536}
 RESULT_BYTES=${PYEXECD_TEST_RESULT_BYTES:-65536}
 SCRIPT_BYTES=${PYEXECD_TEST_SCRIPT_BYTES:-65536}
 DRAIN_MS=${PYEXECD_TEST_DRAIN_MS:-5000}
-SANDBOX_UID=${PYEXECD_TEST_SANDBOX_UID:-200000}
+# A random uid range per run, so that runs on one host do not see each other's sandboxes.
+SANDBOX_UID=${PYEXECD_TEST_SANDBOX_UID:-$((200000 + 1000 * (RANDOM % 500)))}
 SLACK_S=${PYEXECD_TEST_SLACK_S:-5}
 HEALTH_S=60
 read -r -a WRAPPER <<<"${PYEXECD_WRAPPER:-}"
@@ -90,21 +91,41 @@ SCRATCH_BASE=$(mktemp -d /var/tmp/pyexecd-suite-scratch.XXXXXX)
 SECRET=pyexecd-secret-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 export PYEXECD_TEST_SECRET=$SECRET
 
+# Sandbox-uid processes from before this run (e.g. zombies a crashed daemon left to an init that
+# does not reap) are not this run's leftovers.
+PREEXISTING=$("$PY" - "$SANDBOX_UID" <<'EOF'
+import os, sys
+first = int(sys.argv[1])
+for pid in os.listdir("/proc"):
+    try:
+        uids = [int(u) for l in open("/proc/%s/status" % pid) if l.startswith("Uid:") for u in l.split()[1:]]
+    except (OSError, ValueError):
+        continue
+    if any(first <= u <= first + 64 or first + 100 <= u <= first + 164 for u in uids):
+        print(pid)
+EOF
+)
+if [ -n "$PREEXISTING" ]; then
+    echo "# note: processes with sandbox uids existed before this run (ignored): $(echo $PREEXISTING)"
+fi
+
 PASSED=0
 FAILED=0
 pass() { PASSED=$((PASSED + 1)); echo "PASS $1"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL $1: $2"; }
 
-DPID=
-DPORT=
-DLOG=
-DNAME=
+declare -A PIDS=() PORTS=() LOGS=()
+OUR_PIDS=
 
 cleanup() {
-    if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
-        kill -KILL "$DPID" 2>/dev/null
-        wait "$DPID" 2>/dev/null
-    fi
+    local name pid
+    for name in "${!PIDS[@]}"; do
+        pid=${PIDS[$name]}
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -KILL "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+        fi
+    done
 }
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
@@ -113,37 +134,43 @@ free_port() {
     "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-log_tail() {
-    [ -n "$DLOG" ] && [ -f "$DLOG" ] || return 0
-    echo "---- last 40 lines of the $DNAME daemon's log ($DLOG) ----"
-    tail -n 40 "$DLOG"
+log_tail() { # log_tail NAME
+    local log=${LOGS[$1]:-}
+    [ -n "$log" ] && [ -f "$log" ] || return 0
+    echo "---- last 40 lines of the $1 daemon's log ($log) ----"
+    tail -n 40 "$log"
     echo "---- end of log ----"
 }
 
+state_of() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null; }
+
 # start_daemon NAME ARGS... : starts BINARY with the common test settings, then ARGS (which win).
 start_daemon() {
-    DNAME=$1
+    local name=$1 port log pid health
     shift
-    DPORT=$(free_port)
-    DLOG=$WORK/$DNAME.log
+    port=$(free_port)
+    log=$WORK/$name.log
     local scratch=()
     if "$BINARY" --help 2>&1 | grep -q -- --scratch; then
-        mkdir -p "$SCRATCH_BASE/$DNAME"
-        scratch=(--scratch "$SCRATCH_BASE/$DNAME")
+        mkdir -p "$SCRATCH_BASE/$name"
+        scratch=(--scratch "$SCRATCH_BASE/$name")
     fi
     (
         cd "$ROOT" || exit 1
         exec env PYEXECD_TEST_SECRET="$SECRET" "${WRAPPER[@]}" "$BINARY" \
-            --bind 127.0.0.1 --port "$DPORT" --rootfs "$ROOTFS" "${scratch[@]}" \
+            --bind 127.0.0.1 --port "$port" --rootfs "$ROOTFS" "${scratch[@]}" \
             --wall-ms "$WALL_MS" --cpu-s "$CPU_S" --request-ms "$REQUEST_MS" --memory-mb "$MEMORY_MB" \
             --max-sandboxes "$MAX_SANDBOXES" --queue-length "$QUEUE_LENGTH" \
             --stdout-bytes "$STDOUT_BYTES" --stderr-bytes "$STDERR_BYTES" \
             --result-bytes "$RESULT_BYTES" --script-bytes "$SCRIPT_BYTES" \
             --drain-ms "$DRAIN_MS" --sandbox-uid "$SANDBOX_UID" "${EXTRA[@]}" "$@"
-    ) >"$DLOG" 2>&1 &
-    DPID=$!
-    local health
-    if health=$("$PY" - "$DPORT" "$DPID" "$HEALTH_S" <<'EOF'
+    ) >"$log" 2>&1 &
+    pid=$!
+    OUR_PIDS+=" $pid"
+    PIDS[$name]=$pid
+    PORTS[$name]=$port
+    LOGS[$name]=$log
+    if health=$("$PY" - "$port" "$pid" "$HEALTH_S" <<'EOF'
 import http.client, sys, time
 port, pid, limit = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 deadline = time.monotonic() + limit
@@ -169,42 +196,45 @@ while time.monotonic() < deadline:
 sys.exit(1)
 EOF
     ); then
-        pass "${DNAME}_daemon_starts_and_answers_health"
-        echo "# $DNAME daemon: pid $DPID, port $DPORT, health $health"
+        pass "${name}_daemon_starts_and_answers_health"
+        echo "# $name daemon: pid $pid, port $port, health $health"
         return 0
     fi
-    fail "${DNAME}_daemon_starts_and_answers_health" "no 200 from GET /health within ${HEALTH_S}s"
-    log_tail
-    cleanup
-    DPID=
+    fail "${name}_daemon_starts_and_answers_health" "no 200 from GET /health within ${HEALTH_S}s"
+    log_tail "$name"
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    unset "PIDS[$name]"
     return 1
 }
 
-# stop_daemon: SIGTERM (unless already sent), the exit status must be 0 within STOP_S.
-stop_daemon() { # stop_daemon [signalled]: signalled = a test already sent SIGTERM
-    local name=$DNAME rc state t0 signalled=${1:-}
-    if ! kill -0 "$DPID" 2>/dev/null; then
-        wait "$DPID"
+# stop_daemon NAME [signalled]: SIGTERM (unless a test already sent it: "signalled"); the exit
+# status must be 0 within STOP_S.
+stop_daemon() {
+    local name=$1 signalled=${2:-} pid=${PIDS[$1]} rc state t0
+    unset "PIDS[$name]"
+    state=$(state_of "$pid")
+    # (bash may already have reaped an exited daemon: then its /proc entry is gone)
+    if [ -z "$signalled" ] && { [ -z "$state" ] || [ "$state" = Z ]; }; then
+        wait "$pid"
         rc=$?
-        fail "${name}_daemon_exits_0_on_sigterm" "the daemon was already gone (exit status $rc)"
-        DPID=
+        fail "${name}_daemon_exits_0_on_sigterm" "the daemon was gone before SIGTERM (exit status $rc)"
         return
     fi
-    state=$(awk '{print $3}' "/proc/$DPID/stat" 2>/dev/null)
-    [ "$state" = Z ] || [ -n "$signalled" ] || kill -TERM "$DPID"
+    [ -n "$signalled" ] || kill -TERM "$pid"
     t0=$SECONDS
     while [ $((SECONDS - t0)) -lt "$STOP_S" ]; do
-        state=$(awk '{print $3}' "/proc/$DPID/stat" 2>/dev/null)
-        [ -z "$state" ] || [ "$state" = Z ] && break
+        state=$(state_of "$pid")
+        { [ -z "$state" ] || [ "$state" = Z ]; } && break
         sleep 0.1
     done
-    state=$(awk '{print $3}' "/proc/$DPID/stat" 2>/dev/null)
+    state=$(state_of "$pid")
     if [ -n "$state" ] && [ "$state" != Z ]; then
-        kill -KILL "$DPID" 2>/dev/null
-        wait "$DPID" 2>/dev/null
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
         fail "${name}_daemon_exits_0_on_sigterm" "still running ${STOP_S}s after SIGTERM (killed)"
     else
-        wait "$DPID"
+        wait "$pid"
         rc=$?
         if [ "$rc" -eq 0 ]; then
             pass "${name}_daemon_exits_0_on_sigterm"
@@ -212,24 +242,45 @@ stop_daemon() { # stop_daemon [signalled]: signalled = a test already sent SIGTE
             fail "${name}_daemon_exits_0_on_sigterm" "exit status $rc"
         fi
     fi
-    DPID=
-    if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|ERROR SUMMARY: [1-9]|definitely lost: [1-9]' "$DLOG"; then
-        fail "${name}_daemon_log_has_no_sanitizer_or_valgrind_errors" "$(grep -Em3 'ERROR: |runtime error:|ERROR SUMMARY|definitely lost' "$DLOG" | tr '\n' ' ')"
+    local log=${LOGS[$name]}
+    if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|ERROR SUMMARY: [1-9]|definitely lost: [1-9]' "$log"; then
+        fail "${name}_daemon_log_has_no_sanitizer_or_valgrind_errors" \
+            "$(grep -Em3 'ERROR: |runtime error:|ERROR SUMMARY|definitely lost' "$log" | tr '\n' ' ')"
     else
         pass "${name}_daemon_log_has_no_sanitizer_or_valgrind_errors"
     fi
 }
 
+# still_serves NAME TESTNAME: the daemon still runs a script.
+still_serves() {
+    local out
+    if out=$("$PY" - "${PORTS[$1]}" <<'EOF'
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
+c.request("POST", "/execute", json.dumps({"script": "def main():\n    return 'alive'\n"}),
+          {"Content-Type": "application/json"})
+r = c.getresponse()
+body = r.read()
+print("HTTP %d %s" % (r.status, body[:300]))
+sys.exit(0 if r.status == 200 and json.loads(body).get("result") == "alive" else 1)
+EOF
+    ); then
+        pass "$2"
+    else
+        fail "$2" "$out"
+    fi
+}
+
 # run_suite NAME SCRIPT ARGS...: runs one python suite and adds its totals.
-run_suite() {
-    local name=$1 script=$2 out last p f
-    shift 2
+run_suite() { # run_suite NAME DAEMON SCRIPT ARGS...
+    local name=$1 daemon=$2 script=$3 out last p f
+    shift 3
     out=$WORK/$name.out
     local only=() skip=()
     [ -n "${PYEXECD_TEST_ONLY:-}" ] && only=(--only "$PYEXECD_TEST_ONLY")
     [ -n "${PYEXECD_TEST_SKIP:-}" ] && skip=(--skip "$PYEXECD_TEST_SKIP")
     echo "# $name"
-    timeout -k 10 900 "$PY" "$HERE/$script" --url "http://127.0.0.1:$DPORT" \
+    timeout -k 10 900 "$PY" "$HERE/$script" --url "http://127.0.0.1:${PORTS[$daemon]}" \
         --wall-ms "$WALL_MS" --cpu-s "$CPU_S" --request-ms "$REQUEST_MS" \
         --stdout-bytes "$STDOUT_BYTES" --stderr-bytes "$STDERR_BYTES" \
         --result-bytes "$RESULT_BYTES" --script-bytes "$SCRIPT_BYTES" \
@@ -245,16 +296,29 @@ run_suite() {
     fi
 }
 
+# other_daemons: pids of pyexecd processes on this host that this run did not start.
+other_daemons() {
+    local p comm out=
+    for p in /proc/[0-9]*; do
+        comm=$(cat "$p/comm" 2>/dev/null) || continue
+        case $comm in pyexecd | memcheck-*) ;; *) continue ;; esac
+        case " $OUR_PIDS " in *" ${p#/proc/} "*) continue ;; esac
+        out+="${p#/proc/} "
+    done
+    echo "${out% }"
+}
+
 # check_leftovers NAME: after a daemon exited, nothing of its sandboxes may remain.
 check_leftovers() {
     local name=$1 procs mounts cgroups files t0
     t0=$SECONDS
     while :; do
-        procs=$("$PY" - "$SANDBOX_UID" <<'EOF'
+        procs=$("$PY" - "$SANDBOX_UID" "$PREEXISTING" <<'EOF'
 import os, sys
 first = int(sys.argv[1])
+preexisting = set(sys.argv[2].split())
 for pid in os.listdir("/proc"):
-    if not pid.isdigit():
+    if not pid.isdigit() or pid in preexisting:
         continue
     try:
         status = open("/proc/%s/status" % pid).read()
@@ -263,7 +327,7 @@ for pid in os.listdir("/proc"):
         continue
     fields = dict(l.split(":", 1) for l in status.splitlines() if ":" in l)
     uids = [int(u) for u in fields.get("Uid", "").split()]
-    if any(first <= u <= first + 64 for u in uids):
+    if any(first <= u <= first + 64 or first + 100 <= u <= first + 164 for u in uids):
         print("pid %s uid %s state %s: %s" % (pid, uids[0], fields.get("State", "?").strip(), cmd[:80]))
 EOF
         )
@@ -294,6 +358,15 @@ EOF
     fi
     cgroups=
     [ ${#dirs[@]} -gt 0 ] && cgroups=$(find "${dirs[@]}" -mindepth 1 -maxdepth 3 -type d 2>/dev/null)
+    # Another pyexecd on this host (not started by this run) owns sandbox cgroups of its own: then
+    # only directories named after one of this run's daemon pids count.
+    local foreign
+    foreign=$(other_daemons)
+    if [ -n "$cgroups" ] && [ -n "$foreign" ]; then
+        echo "# note: other pyexecd processes run on this host ($foreign): only cgroups named" \
+            "after this run's daemons ($OUR_PIDS) are checked"
+        cgroups=$(echo "$cgroups" | grep -E "[-_.]($(echo $OUR_PIDS | tr ' ' '|'))([-_.]|\$)")
+    fi
     if [ -z "$cgroups" ]; then
         pass "${name}_leaves_no_sandbox_cgroups"
     else
@@ -308,7 +381,6 @@ EOF
     fi
 }
 
-# phase NAME DAEMON-ARGS -- SUITE-CALLS: one daemon instance and the suites run against it.
 echo "# pyexecd suites: binary $BINARY, rootfs $ROOTFS, wall ${WALL_MS}ms, cpu ${CPU_S}s," \
     "max-sandboxes $MAX_SANDBOXES, sandbox uid $SANDBOX_UID${PYEXECD_WRAPPER:+, wrapper $PYEXECD_WRAPPER}"
 if [ ! -x "$BINARY" ]; then
@@ -319,30 +391,36 @@ else
     # 1. The main instance: the API and hostile suites.
     before=$FAILED
     if start_daemon main; then
-        run_suite api_test api_test.py --max-sandboxes "$MAX_SANDBOXES" --queue-length "$QUEUE_LENGTH"
-        run_suite hostile_test hostile_test.py --max-sandboxes "$MAX_SANDBOXES" --queue-length "$QUEUE_LENGTH"
-        stop_daemon
-        [ "$FAILED" -gt "$before" ] && log_tail
-        check_leftovers main
-    fi
+        run_suite api_test main api_test.py --max-sandboxes "$MAX_SANDBOXES" --queue-length "$QUEUE_LENGTH"
+        run_suite hostile_test main hostile_test.py --max-sandboxes "$MAX_SANDBOXES" \
+            --queue-length "$QUEUE_LENGTH"
 
-    # 2. No queue: a request beyond the sandboxes gets 503 at once.
-    before=$FAILED
-    if start_daemon busy --max-sandboxes 1 --queue-length 0; then
-        run_suite api_test_busy api_test.py --group busy --max-sandboxes 1 --queue-length 0
-        stop_daemon
-        [ "$FAILED" -gt "$before" ] && log_tail
-        check_leftovers busy
+        # 2. While the main instance runs, a second one (own port, own sandbox uids) with no
+        # queue: a request beyond its one sandbox gets 503 at once. Stopping it must not disturb
+        # the main instance.
+        if start_daemon busy --max-sandboxes 1 --queue-length 0 --sandbox-uid $((SANDBOX_UID + 100)); then
+            run_suite api_test_busy busy api_test.py --group busy --max-sandboxes 1 --queue-length 0
+            stop_daemon busy
+        fi
+        still_serves main main_daemon_still_serves_after_another_instance_stopped
+
+        stop_daemon main
+        if [ "$FAILED" -gt "$before" ]; then log_tail main; log_tail busy; fi
+        check_leftovers main
     fi
 
     # 3. A queue of one with a short wait, then SIGTERM with a request still running.
     before=$FAILED
     if start_daemon queue --max-sandboxes 1 --queue-length 1 --queue-wait-ms 300; then
-        run_suite api_test_queue api_test.py --group queue,drain --max-sandboxes 1 --queue-length 1 \
-            --queue-wait-ms 300 --daemon-pid "$DPID"
+        run_suite api_test_queue queue api_test.py --group queue,drain --max-sandboxes 1 \
+            --queue-length 1 --queue-wait-ms 300 --daemon-pid "${PIDS[queue]}"
         # The drain test sends SIGTERM itself: a second one would not test draining.
-        if grep -Eq '^(PASS|FAIL) sigterm_' "$WORK/api_test_queue.out"; then stop_daemon signalled; else stop_daemon; fi
-        [ "$FAILED" -gt "$before" ] && log_tail
+        if grep -Eq '^(PASS|FAIL) sigterm_' "$WORK/api_test_queue.out"; then
+            stop_daemon queue signalled
+        else
+            stop_daemon queue
+        fi
+        [ "$FAILED" -gt "$before" ] && log_tail queue
         check_leftovers queue
     fi
 fi

@@ -45,8 +45,8 @@ static int add_clone_rules(scmp_filter_ctx ctx, uint32_t kill, uint64_t flags, c
             continue;
         int rc = seccomp_rule_add(ctx, kill, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, f, f));
         if (rc != 0) {
-            snprintf(err, errlen, "seccomp: clone rule for flag %#llx: %s",
-                     (unsigned long long)f, strerror(-rc));
+            snprintf(err, errlen, "seccomp: clone rule for flag %#llx: %s", (unsigned long long)f,
+                     strerror(-rc));
             return -1;
         }
     }
@@ -100,7 +100,7 @@ static int export_prog(scmp_filter_ctx ctx, struct seccomp_prog *out, char *err,
 }
 
 int seccomp_prog_build(const struct seccomp_policy *pol, struct seccomp_prog *out, char *err,
-                  size_t errlen)
+                       size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     /* KILL_PROCESS needs API level 3; gVisor reports 2 and refuses it (see DEVELOPERS notes):

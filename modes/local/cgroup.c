@@ -20,6 +20,9 @@
 
 static enum cgroup_version version;
 static char v2_parent[PATH_MAX]; /* where sandbox cgroups are created on v2 */
+/* This daemon's own parents below the shared pyexecd ones: daemons sharing a host never touch
+ * each other's cgroups, and the shared parents are never removed. */
+static char v1_mem[PATH_MAX], v1_pids[PATH_MAX];
 
 static int path_join(char out[PATH_MAX], const char *dir, const char *name)
 {
@@ -70,10 +73,23 @@ static bool make_dir(const char *path)
     return mkdir(path, 0700) == 0 || errno == EEXIST;
 }
 
+/* The parent directory of path, in a static buffer. */
+static const char *dirname_of(const char *path)
+{
+    static char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir)
+        *slash = '\0';
+    return dir;
+}
+
 static bool v1_usable(void)
 {
-    return make_dir(V1_MEM) && make_dir(V1_PIDS) && access(V1_MEM, W_OK) == 0 &&
-           access(V1_PIDS, W_OK) == 0;
+    char own[32];
+    snprintf(own, sizeof(own), "%d", (int)getpid());
+    return make_dir(V1_MEM) && make_dir(V1_PIDS) && path_join(v1_mem, V1_MEM, own) == 0 &&
+           path_join(v1_pids, V1_PIDS, own) == 0 && make_dir(v1_mem) && make_dir(v1_pids);
 }
 
 /* v2 forbids processes in a cgroup that hands controllers to children, so the daemon moves
@@ -91,12 +107,17 @@ static bool v2_usable(char *why, size_t len)
     own[strcspn(own, "\n")] = '\0';
     if (path_join(base, V2_ROOT, own[0] == '/' ? own + 1 : own) != 0)
         return false;
-    if (path_join(leaf, base, "pyexecd-daemon") != 0 || path_join(v2_parent, base, "pyexecd") != 0)
+    char mine[32];
+    snprintf(mine, sizeof(mine), "pyexecd/%d", (int)getpid());
+    if (path_join(leaf, base, "pyexecd-daemon") != 0 || path_join(v2_parent, base, mine) != 0)
         return false;
     const char *step = "create the daemon's leaf cgroup";
-    if (make_dir(leaf) && (step = "move the daemon into its leaf", write_file(leaf, "cgroup.procs", "0") == 0) &&
-        (step = "enable memory and pids", write_file(base, "cgroup.subtree_control", "+memory +pids") == 0) &&
-        (step = "create the sandboxes' parent", make_dir(v2_parent)) &&
+    if (make_dir(leaf) &&
+        (step = "move the daemon into its leaf", write_file(leaf, "cgroup.procs", "0") == 0) &&
+        (step = "enable memory and pids",
+         write_file(base, "cgroup.subtree_control", "+memory +pids") == 0) &&
+        (step = "create the sandboxes' parent",
+         make_dir(dirname_of(v2_parent)) && make_dir(v2_parent)) &&
         (step = "enable memory and pids below it",
          write_file(v2_parent, "cgroup.subtree_control", "+memory +pids") == 0))
         return true;
@@ -124,8 +145,8 @@ enum cgroup_version cgroup_init(char *detail, size_t len)
 void cgroup_shutdown(void)
 {
     if (version == CGROUP_V1) {
-        rmdir(V1_MEM);
-        rmdir(V1_PIDS);
+        rmdir(v1_mem);
+        rmdir(v1_pids);
     } else if (version == CGROUP_V2) {
         rmdir(v2_parent);
     }
@@ -140,8 +161,8 @@ int cgroup_create(struct cgroup *cg, const char *name, const struct config *cfg,
     snprintf(mem, sizeof(mem), "%lld", (long long)cfg->memory_mb * 1024 * 1024);
     snprintf(pids, sizeof(pids), "%lld", (long long)cfg->pids);
     *step = "cgroup path";
-    if (path_join(cg->mem, version == CGROUP_V1 ? V1_MEM : v2_parent, name) != 0 ||
-        (version == CGROUP_V1 && path_join(cg->pids, V1_PIDS, name) != 0))
+    if (path_join(cg->mem, version == CGROUP_V1 ? v1_mem : v2_parent, name) != 0 ||
+        (version == CGROUP_V1 && path_join(cg->pids, v1_pids, name) != 0))
         return -1;
     *step = "cgroup mkdir";
     if (mkdir(cg->mem, 0700) != 0 || (cg->pids[0] && mkdir(cg->pids, 0700) != 0))
@@ -152,7 +173,8 @@ int cgroup_create(struct cgroup *cg, const char *name, const struct config *cfg,
     if (write_file(cg->mem, version == CGROUP_V1 ? "memory.limit_in_bytes" : "memory.max", mem))
         goto fail;
     /* No swap on top of the memory limit, where swap accounting exists at all. */
-    if (write_file(cg->mem, version == CGROUP_V1 ? "memory.memsw.limit_in_bytes" : "memory.swap.max",
+    if (write_file(cg->mem,
+                   version == CGROUP_V1 ? "memory.memsw.limit_in_bytes" : "memory.swap.max",
                    version == CGROUP_V1 ? mem : "0") != 0 &&
         errno != ENOENT)
         goto fail;

@@ -50,8 +50,8 @@ static int mount_devices(const char *root, const char **step)
         TRY("path of a device", path_in(to, root, from + 1));
         TRY("bind a device", mount(from, to, "none", MS_BIND, NULL));
         TRY("remount a device nosuid,noexec",
-            mount("none", to, "none", MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | locked_flags(to),
-                  NULL));
+            mount("none", to, "none",
+                  MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | locked_flags(to), NULL));
     }
     return 0;
 }

@@ -6,8 +6,13 @@
 #include "classify.h"
 #include "config.h"
 
-static struct config cfg = {.cpu_s = 2, .wall_ms = 1000, .memory_mb = 64, .pids = 8,
-                            .stdout_bytes = 10, .stderr_bytes = 10, .result_bytes = 10};
+static struct config cfg = {.cpu_s = 2,
+                            .wall_ms = 1000,
+                            .memory_mb = 64,
+                            .pids = 8,
+                            .stdout_bytes = 10,
+                            .stderr_bytes = 10,
+                            .result_bytes = 10};
 
 static enum err_type run(struct sandbox_end e, struct exec_result *r)
 {

@@ -84,6 +84,14 @@ static void test_escapes(void)
     CHECK(json_escapes_ok(BODY("{\"s\": \"\\\\ud800\"}"))); /* an escaped backslash, then text */
 }
 
+static void test_repair_surrogates(void)
+{
+    char t[] = "[\"\\udcff\",\"a\\ud800b\",\"\\ud83d\\ude00\"]";
+    json_repair_surrogates(t, strlen(t));
+    CHECK_STR(t, "[\"\\ufffd\",\"a\\ufffdb\",\"\\ud83d\\ude00\"]");
+    CHECK(json_escapes_ok(t, strlen(t)));
+}
+
 static void test_is_value(void)
 {
     CHECK(json_is_value(BODY("{\"a\":[1,2.5,null,true,\"x\"]}")));
@@ -102,5 +110,6 @@ int main(void)
     test_depth_limit();
     test_escapes();
     test_is_value();
+    test_repair_surrogates();
     return check_report("json_in");
 }

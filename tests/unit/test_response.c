@@ -42,12 +42,16 @@ static void test_error_with_bad_utf8_output(void)
     r.ran = true;
     result_fail(&r, ERR_EXECUTION, "boom %d", 1);
     r.exception = strdup("ValueError");
-    buf_append(&r.out, "a\xff" "bcdef", 7); /* over the cap of 4: truncated */
+    buf_append(&r.out,
+               "a\xff"
+               "bcdef",
+               7); /* over the cap of 4: truncated */
     char *s = build(&r);
     CHECK(s != NULL && json_is_value(s, strlen(s)));
     CHECK(s != NULL && strstr(s, "\"type\":\"ExecutionError\"") != NULL);
     CHECK(s != NULL && strstr(s, "\"message\":\"boom 1\"") != NULL);
-    CHECK(s != NULL && strstr(s, "\"stdout\":\"a\xef\xbf\xbd" "bc\"") != NULL);
+    CHECK(s != NULL && strstr(s, "\"stdout\":\"a\xef\xbf\xbd"
+                                 "bc\"") != NULL);
     CHECK(s != NULL && strstr(s, "\"stdout_truncated\":true") != NULL);
     free(s);
     result_free(&r);

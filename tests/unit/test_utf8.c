@@ -15,8 +15,13 @@ int main(void)
     CHECK(!utf8_valid(S("\xed\xa0\x80")));     /* surrogate U+D800 */
     CHECK(!utf8_valid(S("\xf4\x90\x80\x80"))); /* above U+10FFFF */
     CHECK(!utf8_valid(S("\xe2\x9c")));         /* truncated */
-    size_t n = utf8_repair(S("a\xff" "b"), out);
-    CHECK(n == 5 && memcmp(out, "a\xef\xbf\xbd" "b", 5) == 0);
+    size_t n = utf8_repair(S("a\xff"
+                             "b"),
+                           out);
+    CHECK(n == 5 && memcmp(out,
+                           "a\xef\xbf\xbd"
+                           "b",
+                           5) == 0);
     n = utf8_repair(S("\xe2\x9c\x93"), out);
     CHECK(n == 3 && memcmp(out, "\xe2\x9c\x93", 3) == 0);
     return check_report("utf8");
