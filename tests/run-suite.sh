@@ -365,7 +365,7 @@ EOF
     if [ -n "$cgroups" ] && [ -n "$foreign" ]; then
         echo "# note: other pyexecd processes run on this host ($foreign): only cgroups named" \
             "after this run's daemons ($OUR_PIDS) are checked"
-        cgroups=$(echo "$cgroups" | grep -E "[-_.]($(echo $OUR_PIDS | tr ' ' '|'))([-_.]|\$)")
+        cgroups=$(echo "$cgroups" | grep -E "[-_./]($(echo $OUR_PIDS | tr ' ' '|'))([-_./]|\$)")
     fi
     if [ -z "$cgroups" ]; then
         pass "${name}_leaves_no_sandbox_cgroups"

@@ -154,7 +154,7 @@ int sandbox_setup_fds(const struct sandbox_pipes *p)
     for (int i = 0; i < 4; i++)
         if (dup2(high[i], i) != i)
             return -1;
-    if (dup3(high[4], REPORT_FD, O_CLOEXEC) != REPORT_FD)
+    if (dup2(high[4], REPORT_FD) != REPORT_FD || fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC) != 0)
         return -1;
     report_fd = REPORT_FD;
     /* Everything else the daemon had open (listening and client sockets, other sandboxes'

@@ -1,0 +1,479 @@
+#!/usr/bin/env bash
+# Builds pyexecd's two container images with podman and tests them.
+#
+#   tests/images.sh [--worktree | --context DIR] [local] [cloud]
+#
+# Source: by default a clean clone of this repository's HEAD (what is committed); --worktree copies
+# the working tree instead (tracked files plus untracked ones that are not ignored), --context
+# uses DIR as it is. Without mode arguments both images are built and tested.
+#
+# For each image: `podman build --isolation=chroot` from that source (needs a local
+# debian:bookworm-slim; when podman's store has none, a stand-in is made with mmdebstrap from
+# Debian's archive), then checks of what the image holds (size, no compiler, no apt lists, a
+# root-owned read-only rootfs, an exec-form entrypoint), then:
+#   local  run with podman's default OCI runtime (runc when installed) and the `docker run` flags
+#          Dockerfile.local documents: the API and hostile-script suites against it on 127.0.0.1,
+#          then draining on SIGTERM. Run without its flags (and without each one in turn), and under
+#          gVisor, it must refuse to start with a message that says what is missing.
+#   cloud  run under gVisor (runsc) with podman's default capabilities (a subset of Docker's), as
+#          root, with no other privilege and PORT set as Cloud Run sets it: the same suites, then
+#          draining on SIGTERM.
+# Containers are always removed; images stay (localhost/pyexecd-MODE:test) so that later builds
+# reuse their layers.
+#
+# Environment (all optional):
+#   PYEXECD_IMAGES_RUNTIME   OCI runtime for the local image (default: runc if installed, else
+#                            podman's default; crun refuses hosts with a hybrid cgroup layout)
+#   PYEXECD_IMAGES_RUNSC     runsc binary for the cloud image (default /usr/bin/runsc)
+#   PYEXECD_IMAGES_BUILD_S   bound for one image build (default 2400)
+#   DEBIAN_MIRROR            for the debian:bookworm-slim stand-in (default http://deb.debian.org/debian)
+#   DEBIAN_SECURITY_MIRROR   (default http://deb.debian.org/debian-security)
+#   PYEXECD_TEST_SLACK_S     passed to the suites (default 5)
+# Last line: `N passed, N failed`; the exit status is non-zero when anything failed.
+# shellcheck disable=SC2016,SC2317 # single-quoted sh -c bodies and hooks on purpose; SC2317 is
+# confused by the early exits above the functions
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+PY=/usr/bin/python3
+BASE_IMAGE=docker.io/library/debian:bookworm-slim
+RUNSC=${PYEXECD_IMAGES_RUNSC:-/usr/bin/runsc}
+BUILD_S=${PYEXECD_IMAGES_BUILD_S:-2400}
+SLACK_S=${PYEXECD_TEST_SLACK_S:-5}
+# The seeds' images were 437 MB (local) and 735 MB (cloud); ours must be smaller.
+declare -A SIZE_LIMIT_MB=([local]=437 [cloud]=735)
+# podman's defaults (1048576 open files) exceed what this kind of host lets a container have.
+ULIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
+# Exactly what Dockerfile.local documents for `docker run`. podman accepts the same options.
+LOCAL_FLAGS=(--security-opt seccomp=unconfined --security-opt apparmor=unconfined
+    --security-opt systempaths=unconfined)
+GVISOR=(--runtime="$RUNSC" --runtime-flag=network=host --network=host)
+
+PASSED=0
+FAILED=0
+pass() { PASSED=$((PASSED + 1)); echo "PASS $1"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL $1: $2"; }
+# The last line, and the exit status: finish; exit $?
+finish() {
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+}
+
+# --- arguments ----------------------------------------------------------------------------------
+SOURCE=clone CONTEXT='' MODES=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --worktree) SOURCE=worktree ;;
+    --context) SOURCE=dir CONTEXT=${2:-}; shift ;;
+    local | cloud) MODES+=("$1") ;;
+    -h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "usage: $0 [--worktree | --context DIR] [local] [cloud]" >&2; echo "0 passed, 1 failed"; exit 2 ;;
+    esac
+    shift
+done
+[ ${#MODES[@]} -gt 0 ] || MODES=(local cloud)
+
+if [ "$(id -u)" -ne 0 ]; then fail preconditions "must run as root (rootful podman)"; finish; exit; fi
+for tool in podman git "$PY"; do
+    command -v "$tool" >/dev/null || { fail preconditions "$tool is not installed"; finish; exit; }
+done
+if [ -n "${PYEXECD_IMAGES_RUNTIME:-}" ]; then
+    LOCAL_RUNTIME=(--runtime="$PYEXECD_IMAGES_RUNTIME")
+elif command -v runc >/dev/null; then
+    LOCAL_RUNTIME=(--runtime="$(command -v runc)")
+else
+    LOCAL_RUNTIME=()
+fi
+
+WORK=$(mktemp -d /tmp/pyexecd-images.XXXXXX)
+RUN_ID=$$
+CONTAINERS=()
+MOUNTED=()
+cleanup() {
+    local c
+    for c in "${CONTAINERS[@]}"; do
+        timeout 60 podman rm -f -t 0 "$c" >/dev/null 2>&1
+    done
+    for c in "${MOUNTED[@]}"; do
+        podman image unmount "$c" >/dev/null 2>&1
+    done
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+free_port() {
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+show_log() { # show_log FILE [LINES]
+    echo "---- last ${2:-30} lines of $1 ----"
+    tail -n "${2:-30}" "$1"
+    echo "---- end ----"
+}
+
+# --- the source to build from -------------------------------------------------------------------
+case $SOURCE in
+clone)
+    CONTEXT=$WORK/src
+    if ! git clone --quiet --no-hardlinks "$ROOT" "$CONTEXT" 2>"$WORK/clone.log"; then
+        fail source "git clone of $ROOT failed: $(tr '\n' ' ' <"$WORK/clone.log")"
+        finish
+        exit
+    fi
+    echo "# source: clean clone of $(git -C "$CONTEXT" log -1 --format='%h %s')"
+    ;;
+worktree)
+    CONTEXT=$WORK/src
+    mkdir -p "$CONTEXT"
+    (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard |
+        while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+        xargs -0 -r cp --parents -a -t "$CONTEXT")
+    echo "# source: working tree of $ROOT"
+    ;;
+dir)
+    [ -d "$CONTEXT" ] || { fail source "--context $CONTEXT is not a directory"; finish; exit; }
+    CONTEXT=$(cd "$CONTEXT" && pwd)
+    echo "# source: $CONTEXT"
+    ;;
+esac
+
+# --- the base image -----------------------------------------------------------------------------
+# Real users pull debian:bookworm-slim from Docker Hub; here it is made from Debian's archive like
+# the official one (minbase, merged /usr, no docs/man/locales, no apt lists).
+ensure_base() {
+    if podman image exists "$BASE_IMAGE"; then
+        pass base_image_present
+        return 0
+    fi
+    command -v mmdebstrap >/dev/null || { fail base_image "no $BASE_IMAGE and no mmdebstrap to make one"; return 1; }
+    local mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+    local security=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+    local t0=$SECONDS
+    if timeout 900 mmdebstrap --variant=minbase --mode=root \
+        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+        --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+        --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+        --dpkgopt='path-exclude=/usr/share/lintian/*' \
+        --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+        bookworm "$WORK/base.tar" \
+        "deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
+        "deb $security bookworm-security main" </dev/null >"$WORK/mmdebstrap.log" 2>&1 &&
+        podman import --change 'CMD ["bash"]' "$WORK/base.tar" "$BASE_IMAGE" >>"$WORK/mmdebstrap.log" 2>&1; then
+        rm -f "$WORK/base.tar"
+        pass base_image_made
+        echo "# made a local $BASE_IMAGE stand-in in $((SECONDS - t0)) s"
+        return 0
+    fi
+    rm -f "$WORK/base.tar"
+    fail base_image "mmdebstrap/podman import failed"
+    show_log "$WORK/mmdebstrap.log"
+    return 1
+}
+
+# --- building and inspecting --------------------------------------------------------------------
+build_image() { # build_image MODE
+    local mode=$1 image=localhost/pyexecd-$1:test log=$WORK/build-$1.log t0=$SECONDS
+    if [ ! -f "$CONTEXT/Dockerfile.$mode" ]; then
+        fail "${mode}_image_builds" "no Dockerfile.$mode in the source"
+        return 1
+    fi
+    if timeout "$BUILD_S" podman build --isolation=chroot --layers -f "$CONTEXT/Dockerfile.$mode" \
+        -t "$image" "$CONTEXT" </dev/null >"$log" 2>&1; then
+        pass "${mode}_image_builds"
+        echo "# $image built in $((SECONDS - t0)) s"
+        return 0
+    fi
+    fail "${mode}_image_builds" "podman build failed or took over ${BUILD_S}s"
+    show_log "$log" 40
+    return 1
+}
+
+# A test of the image's content, on the image's filesystem mounted read-only on the host.
+image_check() { # image_check NAME COMMAND... (runs with $M set to the mount point)
+    local name=$1 out
+    shift
+    if out=$("$@" 2>&1); then
+        pass "$name"
+    else
+        fail "$name" "$(printf '%s' "$out" | head -5 | tr '\n' ' ')"
+    fi
+}
+
+inspect_image() { # inspect_image MODE
+    local mode=$1 image=localhost/pyexecd-$1:test size mb entry
+    size=$(podman image inspect --format '{{.Size}}' "$image")
+    mb=$((size / 1000000))
+    echo "# $image: $mb MB ($size bytes)"
+    if [ "$mb" -lt "${SIZE_LIMIT_MB[$mode]}" ]; then
+        pass "${mode}_image_is_smaller_than_${SIZE_LIMIT_MB[$mode]}_MB"
+    else
+        fail "${mode}_image_is_smaller_than_${SIZE_LIMIT_MB[$mode]}_MB" "$mb MB"
+    fi
+    entry=$(podman image inspect --format '{{json .Config.Entrypoint}}' "$image")
+    if [[ $entry == '["/usr/local/bin/pyexecd"'* ]]; then
+        pass "${mode}_image_entrypoint_is_exec_form_pyexecd"
+    else
+        fail "${mode}_image_entrypoint_is_exec_form_pyexecd" "entrypoint $entry"
+    fi
+    if ! M=$(podman image mount "$image" 2>"$WORK/mount.log"); then
+        fail "${mode}_image_mounts" "$(cat "$WORK/mount.log")"
+        return
+    fi
+    MOUNTED+=("$image")
+    local R=$M/opt/pyexecd/rootfs
+    image_check "${mode}_image_has_daemon_and_rootfs" \
+        test -x "$M/usr/local/bin/pyexecd" -a -x "$R/usr/bin/python3" -a -f "$R/.pyexecd-stamp"
+    image_check "${mode}_image_has_no_compiler_or_build_tools" sh -c '
+        found=$(find "$1/usr/bin" "$1/usr/local/bin" "$1/usr/libexec" -maxdepth 1 \
+            \( -name "gcc*" -o -name "cc" -o -name "c99" -o -name "cpp*" -o -name "make" -o -name "ld" \
+               -o -name "ld.bfd" -o -name "ld.gold" -o -name "as" -o -name "*-linux-gnu-*" \
+               -o -name "pkg-config" -o -name "dpkg-buildpackage" \) 2>/dev/null)
+        [ -z "$found" ] || { echo $found; exit 1; }
+        [ -z "$(find "$1/usr/include" -name "*.h" 2>/dev/null | head -1)" ] || { echo "headers in /usr/include"; exit 1; }' - "$M"
+    image_check "${mode}_image_has_no_apt_lists_or_caches" sh -c '
+        found=$(find "$1/var/lib/apt/lists" "$1/var/cache/apt" -type f ! -name lock 2>/dev/null | head -3)
+        [ -z "$found" ] || { echo $found; exit 1; }' - "$M"
+    image_check "${mode}_image_rootfs_is_root_owned" sh -c '
+        found=$(find "$1" \( ! -user 0 -o ! -group 0 \) -print | head -3)
+        [ -z "$found" ] || { echo $found; exit 1; }' - "$R"
+    image_check "${mode}_image_rootfs_is_not_writable_but_tmp" sh -c '
+        found=$(find "$1" -path "$1/tmp" -prune -o -perm /022 ! -type l -print | head -3)
+        [ -z "$found" ] || { echo $found; exit 1; }
+        [ "$(stat -c %u:%a "$1")" = 0:755 ] || { stat -c "%u:%a %n" "$1"; exit 1; }' - "$R"
+    podman image unmount "$image" >/dev/null 2>&1
+}
+
+# --- running ------------------------------------------------------------------------------------
+# The limits the suites assume (as tests/run-suite.sh starts its daemons).
+WALL_MS=5000 CPU_S=3 REQUEST_MS=3000 MEMORY_MB=256 MAX_SANDBOXES=2 QUEUE_LENGTH=32
+OUT_BYTES=65536 DRAIN_MS=5000
+SANDBOX_UID=$((200000 + 1000 * (RANDOM % 500)))
+COMMON_ARGS=(--wall-ms "$WALL_MS" --cpu-s "$CPU_S" --request-ms "$REQUEST_MS"
+    --max-sandboxes "$MAX_SANDBOXES" --queue-length "$QUEUE_LENGTH" --stdout-bytes "$OUT_BYTES"
+    --stderr-bytes "$OUT_BYTES" --result-bytes "$OUT_BYTES" --script-bytes "$OUT_BYTES"
+    --sandbox-uid "$SANDBOX_UID")
+DAEMON_ARGS=("${COMMON_ARGS[@]}" --memory-mb "$MEMORY_MB" --drain-ms "$DRAIN_MS")
+SUITE_ARGS=("${COMMON_ARGS[@]}" --slack-s "$SLACK_S")
+SECRET=pyexecd-secret-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+export PYEXECD_TEST_SECRET=$SECRET
+
+# wait_health NAME PORT LIMIT_S: 0 when GET /health answers 200 while the container runs.
+wait_health() {
+    "$PY" - "$1" "$2" "$3" <<'EOF'
+import http.client, subprocess, sys, time
+name, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+deadline = time.monotonic() + limit
+while time.monotonic() < deadline:
+    state = subprocess.run(["podman", "inspect", "--format", "{{.State.Status}}", name],
+                           capture_output=True, text=True, timeout=30).stdout.strip()
+    if state not in ("running", "created", "configured", "initialized"):
+        print("container is %s" % (state or "gone"))
+        sys.exit(2)
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        c.request("GET", "/health")
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        if r.status == 200:
+            print(body.decode("utf-8", "replace"))
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.2)
+print("no 200 from GET /health within %.0fs" % limit)
+sys.exit(1)
+EOF
+}
+
+run_suite() { # run_suite NAME PORT SCRIPT: adds the suite's totals
+    local name=$1 port=$2 script=$3 out=$WORK/$1.out last
+    echo "# $name"
+    timeout -k 10 900 "$PY" "$HERE/$script" --url "http://127.0.0.1:$port" "${SUITE_ARGS[@]}" 2>&1 |
+        tee "$out" | sed "s/^/  /"
+    last=$(tail -n 1 "$out")
+    if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        PASSED=$((PASSED + BASH_REMATCH[1]))
+        FAILED=$((FAILED + BASH_REMATCH[2]))
+        echo "# $name: $last"
+    else
+        fail "$name" "the suite did not finish (last line: $last)"
+    fi
+}
+
+# drain NAME PORT: SIGTERM with a request running, as `docker stop` and Cloud Run send it. The
+# running request must finish, a new one must be refused (503 or a closed port), and the container
+# must exit 0 within the drain time plus a margin.
+drain() {
+    local name=$1 port=$2 out rc
+    if out=$("$PY" - "$name" "$port" "$HERE" <<'EOF'
+import subprocess, sys, threading, time
+name, port, here = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+sys.path.insert(0, here)
+import testlib
+testlib.CFG.url, testlib.CFG.port = "http://127.0.0.1:%d" % port, port
+out = {}
+def slow():
+    try:
+        out["resp"] = testlib.execute("import time\ndef main():\n    time.sleep(2)\n    return 'drained'\n",
+                                      timeout=30)
+    except Exception as exc:
+        out["exc"] = exc
+th = threading.Thread(target=slow, daemon=True)
+th.start()
+deadline = time.monotonic() + 15
+while time.monotonic() < deadline:
+    sb = (testlib.health(timeout=5).json or {}).get("sandboxes") or {}
+    if sb.get("running", 0) >= 1:
+        break
+    time.sleep(0.05)
+else:
+    sys.exit("the slow request never showed as running")
+subprocess.run(["podman", "kill", "--signal", "TERM", name], check=True, timeout=30,
+               stdout=subprocess.DEVNULL)
+time.sleep(0.3)
+try:
+    r = testlib.execute("def main():\n    return 'new'\n", timeout=10)
+    if r.status != 503:
+        sys.exit("a request after SIGTERM got %s, not 503" % r.describe())
+except OSError:
+    pass  # the listener is closed: also a refusal
+th.join(30)
+if "resp" not in out:
+    sys.exit("the running request did not finish: %r" % out.get("exc"))
+r = out["resp"]
+if r.status != 200 or (r.json or {}).get("result") != "drained":
+    sys.exit("the running request got %s" % r.describe())
+EOF
+    ); then
+        pass "${name#pyexecd-images-*-}_drains_on_sigterm"
+    else
+        fail "${name#pyexecd-images-*-}_drains_on_sigterm" "$out"
+    fi
+    rc=$(timeout $((DRAIN_MS / 1000 + 20)) podman wait "$name" 2>/dev/null)
+    if [ "$rc" = 0 ]; then
+        pass "${name#pyexecd-images-*-}_exits_0_after_sigterm"
+    else
+        fail "${name#pyexecd-images-*-}_exits_0_after_sigterm" "exit status '${rc:-still running}'"
+    fi
+}
+
+# refuses NAME EXPECT RUN_OPTIONS... : the local image, started with RUN_OPTIONS, must exit non-zero
+# within 60 s without serving, and its log must match the extended regex EXPECT.
+refuses() {
+    local name=$1 expect=$2 log=$WORK/$1.log rc
+    shift 2
+    local cname=pyexecd-images-$RUN_ID-$name
+    CONTAINERS+=("$cname")
+    timeout -k 5 60 podman run --name "$cname" "$@" localhost/pyexecd-local:test \
+        --port "$(free_port)" >"$log" 2>&1 </dev/null
+    rc=$?
+    timeout 60 podman rm -f -t 0 "$cname" >/dev/null 2>&1
+    if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] || grep -q 'listening on' "$log"; then
+        fail "$name" "exit status $rc (0: served or exited cleanly; 124/137: still running after 60 s)"
+        show_log "$log" 10
+    elif ! grep -Eq "$expect" "$log"; then
+        fail "$name" "exit status $rc, but the log does not match /$expect/"
+        show_log "$log" 10
+    else
+        pass "$name"
+        echo "  # $(grep -Em1 'refusing to start|self-test failed|error' "$log")"
+    fi
+}
+
+test_local() {
+    local image=localhost/pyexecd-local:test port cname=pyexecd-images-$RUN_ID-local
+    local base=("${LOCAL_RUNTIME[@]}" "${ULIMITS[@]}")
+    # Without the flags: a clear refusal that names the step and points at Dockerfile.local.
+    refuses local_without_flags_refuses_to_start 'refusing to start|self-test failed' "${base[@]}"
+    refuses local_without_flags_message_points_at_dockerfile_local 'Dockerfile\.local' "${base[@]}"
+    # Each flag is needed: without it the daemon refuses too (AppArmor only where it is enabled).
+    refuses local_without_seccomp_unconfined_refuses 'refusing to start|self-test failed' "${base[@]}" \
+        --security-opt apparmor=unconfined --security-opt systempaths=unconfined
+    refuses local_without_systempaths_unconfined_refuses 'refusing to start|self-test failed' "${base[@]}" \
+        --security-opt seccomp=unconfined --security-opt apparmor=unconfined
+    if [ "$(podman info --format '{{.Host.Security.AppArmorEnabled}}' 2>/dev/null)" = true ]; then
+        refuses local_without_apparmor_unconfined_refuses 'refusing to start|self-test failed' "${base[@]}" \
+            --security-opt seccomp=unconfined --security-opt systempaths=unconfined
+    else
+        echo "# (AppArmor is not enabled on this host: apparmor=unconfined has no effect here)"
+    fi
+    # Under gVisor the local jail cannot work: it must say so and name the cloud image.
+    if [ -x "$RUNSC" ]; then
+        refuses local_under_gvisor_refuses_and_names_the_cloud_build 'cloud build|MODE=cloud|Dockerfile\.cloud' \
+            "${GVISOR[@]}" "${ULIMITS[@]}"
+    fi
+
+    port=$(free_port)
+    CONTAINERS+=("$cname")
+    if ! podman run -d --name "$cname" "${base[@]}" "${LOCAL_FLAGS[@]}" -p "127.0.0.1:$port:8080" \
+        -e PYEXECD_TEST_SECRET="$SECRET" "$image" "${DAEMON_ARGS[@]}" >"$WORK/run-local.log" 2>&1; then
+        fail local_container_starts "$(tail -n 3 "$WORK/run-local.log" | tr '\n' ' ')"
+        return
+    fi
+    local health
+    if health=$(wait_health "$cname" "$port" 60); then
+        pass local_container_serves_health_on_127.0.0.1
+        echo "  # $health"
+    else
+        fail local_container_serves_health_on_127.0.0.1 "$health"
+        podman logs "$cname" >"$WORK/local.log" 2>&1
+        show_log "$WORK/local.log"
+        return
+    fi
+    run_suite local_api_test "$port" api_test.py
+    run_suite local_hostile_test "$port" hostile_test.py
+    drain "$cname" "$port"
+    podman logs "$cname" >"$WORK/local.log" 2>&1
+    [ "$FAILED" -eq 0 ] || show_log "$WORK/local.log"
+}
+
+test_cloud() {
+    local image=localhost/pyexecd-cloud:test port cname=pyexecd-images-$RUN_ID-cloud health
+    if [ ! -x "$RUNSC" ]; then
+        fail cloud_container_starts "no gVisor runtime at $RUNSC (Debian package runsc)"
+        return
+    fi
+    port=$(free_port)
+    CONTAINERS+=("$cname")
+    # As Cloud Run runs it: root, default capabilities, PORT in the environment. The host network
+    # (the only way to reach a runsc container here) is shared, so bind to loopback only.
+    if ! podman run -d --name "$cname" "${GVISOR[@]}" "${ULIMITS[@]}" -e PORT="$port" \
+        -e PYEXECD_BIND=127.0.0.1 -e PYEXECD_TEST_SECRET="$SECRET" "$image" "${DAEMON_ARGS[@]}" \
+        >"$WORK/run-cloud.log" 2>&1; then
+        fail cloud_container_starts "$(tail -n 3 "$WORK/run-cloud.log" | tr '\n' ' ')"
+        return
+    fi
+    if health=$(wait_health "$cname" "$port" 90); then
+        pass cloud_container_serves_health_on_PORT_under_gvisor
+        echo "  # $health"
+    else
+        fail cloud_container_serves_health_on_PORT_under_gvisor "$health"
+        podman logs "$cname" >"$WORK/cloud.log" 2>&1
+        show_log "$WORK/cloud.log"
+        return
+    fi
+    run_suite cloud_api_test "$port" api_test.py
+    run_suite cloud_hostile_test "$port" hostile_test.py
+    drain "$cname" "$port"
+    podman logs "$cname" >"$WORK/cloud.log" 2>&1
+    [ "$FAILED" -eq 0 ] || show_log "$WORK/cloud.log"
+}
+
+# --- main ---------------------------------------------------------------------------------------
+echo "# podman $(podman version --format '{{.Client.Version}}' 2>/dev/null)," \
+    "local runtime: ${LOCAL_RUNTIME[*]:-podman default}, gVisor: $RUNSC"
+if ensure_base; then
+    for mode in "${MODES[@]}"; do
+        if build_image "$mode"; then
+            inspect_image "$mode"
+            "test_$mode"
+        fi
+    done
+fi
+rm -rf "$WORK/src"
+if [ "$FAILED" -eq 0 ]; then rm -rf "$WORK"; else echo "# logs kept in $WORK"; fi
+finish
+exit
