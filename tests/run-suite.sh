@@ -23,6 +23,7 @@
 #   PYEXECD_TEST_SLACK_S=5         seconds a limit may be overrun before a test calls it late
 #   PYEXECD_TEST_STOP_S            bound for the exit after SIGTERM (default drain + 15 s)
 #   PYEXECD_TEST_ONLY / PYEXECD_TEST_SKIP   passed to the suites as --only / --skip
+#   PYEXECD_TEST_SUITES="api hostile"       which suites the main instance runs
 # Extra daemon args come last, so they win; the limits the suites assume follow them.
 set -u
 
@@ -126,6 +127,7 @@ cleanup() {
             wait "$pid" 2>/dev/null
         fi
     done
+    rm -rf "$SCRATCH_BASE"
 }
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
@@ -303,6 +305,7 @@ other_daemons() {
         comm=$(cat "$p/comm" 2>/dev/null) || continue
         case $comm in pyexecd | memcheck-*) ;; *) continue ;; esac
         case " $OUR_PIDS " in *" ${p#/proc/} "*) continue ;; esac
+        [ "$(state_of "${p#/proc/}")" = Z ] && continue
         out+="${p#/proc/} "
     done
     echo "${out% }"
@@ -391,9 +394,13 @@ else
     # 1. The main instance: the API and hostile suites.
     before=$FAILED
     if start_daemon main; then
-        run_suite api_test main api_test.py --max-sandboxes "$MAX_SANDBOXES" --queue-length "$QUEUE_LENGTH"
-        run_suite hostile_test main hostile_test.py --max-sandboxes "$MAX_SANDBOXES" \
-            --queue-length "$QUEUE_LENGTH"
+        case " ${PYEXECD_TEST_SUITES:-api hostile} " in *" api "*)
+            run_suite api_test main api_test.py --max-sandboxes "$MAX_SANDBOXES" --queue-length "$QUEUE_LENGTH" ;;
+        esac
+        case " ${PYEXECD_TEST_SUITES:-api hostile} " in *" hostile "*)
+            run_suite hostile_test main hostile_test.py --max-sandboxes "$MAX_SANDBOXES" \
+                --queue-length "$QUEUE_LENGTH" ;;
+        esac
 
         # 2. While the main instance runs, a second one (own port, own sandbox uids) with no
         # queue: a request beyond its one sandbox gets 503 at once. Stopping it must not disturb

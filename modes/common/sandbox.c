@@ -178,11 +178,20 @@ int sandbox_reset_signals(void)
     return sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+int sandbox_drop_bounding_caps(void)
+{
+    /* Only what is still in the set: dropping needs CAP_SETPCAP, which a jail that leaves real
+     * root by setuid no longer has once it has dropped everything here. */
+    for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+        if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
+            return -1;
+    return 0;
+}
+
 int sandbox_drop_caps(void)
 {
-    for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
-            return -1;
+    if (sandbox_drop_bounding_caps() != 0)
+        return -1;
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
         return -1;
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};

@@ -34,6 +34,10 @@ __attribute__((noreturn)) void sandbox_fail(const struct sandbox_pipes *p, const
 int sandbox_wait_go(const struct sandbox_pipes *p);
 int sandbox_setup_fds(const struct sandbox_pipes *p);
 int sandbox_reset_signals(void);
+/* Empties the bounding set; needs CAP_SETPCAP, so a jail that leaves real root by setuid calls it
+ * before sandbox_become. */
+int sandbox_drop_bounding_caps(void);
+/* The bounding set (what is left of it), the ambient set, then every capability. */
 int sandbox_drop_caps(void);
 int sandbox_become(uid_t uid, gid_t gid);
 __attribute__((noreturn)) void sandbox_exec_harness(const struct sandbox_pipes *p);

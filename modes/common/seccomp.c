@@ -26,7 +26,7 @@ static int add_named(scmp_filter_ctx ctx, uint32_t action, const char *const *na
             snprintf(err, errlen, "seccomp: unknown syscall %s", names[i]);
             return -1;
         }
-        int rc = seccomp_rule_add(ctx, action, nr, 0);
+        int rc = seccomp_rule_add(ctx, seccomp_deny_action(action, nr), nr, 0);
         if (rc != 0) {
             snprintf(err, errlen, "seccomp: rule for %s: %s", names[i], strerror(-rc));
             return -1;
@@ -43,7 +43,8 @@ static int add_clone_rules(scmp_filter_ctx ctx, uint32_t kill, uint64_t flags, c
         uint64_t f = 1ULL << bit;
         if (!(flags & f))
             continue;
-        int rc = seccomp_rule_add(ctx, kill, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, f, f));
+        int rc = seccomp_rule_add(ctx, seccomp_deny_action(kill, SCMP_SYS(clone)), SCMP_SYS(clone),
+                                  1, SCMP_A0(SCMP_CMP_MASKED_EQ, f, f));
         if (rc != 0) {
             snprintf(err, errlen, "seccomp: clone rule for flag %#llx: %s", (unsigned long long)f,
                      strerror(-rc));
@@ -108,6 +109,10 @@ int seccomp_prog_build(const struct seccomp_policy *pol, struct seccomp_prog *ou
     out->api_level = (int)seccomp_api_get();
     uint32_t kill = out->api_level >= 3 ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_KILL_THREAD;
     out->kill_action = out->api_level >= 3 ? "kill_process" : "kill_thread";
+    if (pol->trace) {
+        kill = SCMP_ACT_TRACE(SECCOMP_TRACE_BADARCH);
+        out->kill_action = "trace";
+    }
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (ctx == NULL) {
         snprintf(err, errlen, "seccomp: seccomp_init failed");
@@ -132,6 +137,14 @@ int seccomp_prog_build(const struct seccomp_policy *pol, struct seccomp_prog *ou
     }
     seccomp_release(ctx);
     return 0;
+}
+
+uint32_t seccomp_deny_action(uint32_t kill, int nr)
+{
+    /* A trace rule carries its syscall number, so the guardian can name the call. */
+    if ((kill & SECCOMP_RET_ACTION_FULL) == SCMP_ACT_TRACE(0))
+        return SCMP_ACT_TRACE((uint32_t)nr & SECCOMP_RET_DATA);
+    return kill;
 }
 
 void seccomp_prog_free(struct seccomp_prog *p)
