@@ -67,7 +67,7 @@ while [ $# -gt 0 ]; do
     --worktree) SOURCE=worktree ;;
     --context) SOURCE=dir CONTEXT=${2:-}; shift ;;
     local | cloud) MODES+=("$1") ;;
-    -h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^# Last line/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "usage: $0 [--worktree | --context DIR] [local] [cloud]" >&2; echo "0 passed, 1 failed"; exit 2 ;;
     esac
     shift
