@@ -90,10 +90,12 @@ format:
 
 # The quick loop: unit tests, then the API and hostile suites against the local build.
 check: unit $(BUILD)/local/pyexecd rootfs
+	tests/startup_test.sh $(BUILD)/local/pyexecd
 	tests/run-suite.sh $(BUILD)/local/pyexecd
 
 test: $(TEST_DEPS_STAMP) format-check unit $(BUILD)/local/pyexecd $(BUILD)/asan/pyexecd rootfs
 	rootfs/check.sh $(ROOTFS)
+	tests/startup_test.sh $(BUILD)/local/pyexecd
 	tests/run-suite.sh $(BUILD)/local/pyexecd
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 tests/run-suite.sh $(BUILD)/asan/pyexecd
 	tests/valgrind.sh $(BUILD)/local/pyexecd

@@ -288,6 +288,77 @@ def only_the_sandbox_processes_are_visible_in_local_mode():
     check(body["result"]["pids"] < 20, "only the sandbox's processes may be visible", resp)
 
 
+@test
+def local_jail_mounts_root_read_only_and_a_private_tmpfs():
+    if health_mode() != "local":
+        raise Skip("cloud mode has no mount namespace")
+    resp = execute("""
+        def main():
+            mounts = {}
+            for line in open("/proc/self/mountinfo"):
+                left, right = line.split(" - ")
+                fields, (fstype, _source, super_opts) = left.split(), right.split()
+                mounts[fields[4]] = {"opts": fields[5].split(","), "fstype": fstype,
+                                     "super": super_opts.split(",")}
+            return mounts
+    """)
+    mounts = expect_ok(resp)["result"]
+    check(sorted(mounts) == ["/", "/dev/null", "/dev/urandom", "/dev/zero", "/proc", "/tmp"],
+          "the sandbox sees exactly its own mounts", resp)
+    for flag in ("ro", "nosuid", "nodev"):
+        check(flag in mounts["/"]["opts"], "/ must be mounted " + flag, resp)
+    check(mounts["/tmp"]["fstype"] == "tmpfs", "/tmp must be a tmpfs of its own", resp)
+    for flag in ("rw", "nosuid", "nodev"):
+        check(flag in mounts["/tmp"]["opts"], "/tmp must be mounted " + flag, resp)
+    check(any(o.startswith("size=") for o in mounts["/tmp"]["super"]), "/tmp must be capped", resp)
+    for flag in ("nosuid", "nodev", "noexec"):
+        check(flag in mounts["/proc"]["opts"], "/proc must be mounted " + flag, resp)
+
+
+@test
+def dev_holds_only_null_zero_and_urandom():
+    resp = execute("""
+        import os, stat
+        def main():
+            kinds = {n: stat.S_ISCHR(os.stat("/dev/" + n).st_mode) for n in os.listdir("/dev")}
+            with open("/dev/null", "w") as f:
+                f.write("gone")
+            with open("/dev/zero", "rb") as f:
+                zeros = f.read(4)
+            with open("/dev/urandom", "rb") as f:
+                noise = f.read(16)
+            return {"kinds": kinds, "zeros": list(zeros), "noise": len(set(noise)) > 1}
+    """)
+    r = expect_ok(resp)["result"]
+    check(r["kinds"] == {"null": True, "urandom": True, "zero": True},
+          "/dev must hold exactly the null, zero and urandom devices", resp)
+    check(r["zeros"] == [0, 0, 0, 0] and r["noise"], "the devices must work", resp)
+
+
+@test
+def rlimits_inside_are_set_and_cannot_be_raised():
+    resp = execute("""
+        import resource
+        def main():
+            names = ["RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE",
+                     "RLIMIT_NPROC"]
+            limits = {n: resource.getrlimit(getattr(resource, n)) for n in names}
+            soft, hard = limits["RLIMIT_CPU"]
+            try:
+                resource.setrlimit(resource.RLIMIT_CPU, (hard + 10, hard + 10))
+                raised = True
+            except (ValueError, OSError):
+                raised = False
+            return {"limits": limits, "raised": raised, "inf": resource.RLIM_INFINITY}
+    """)
+    r = expect_ok(resp)["result"]
+    for name, (soft, hard) in r["limits"].items():
+        check(soft == hard and hard != r["inf"], "%s must be set, soft = hard" % name, resp)
+    check(r["limits"]["RLIMIT_CPU"][1] == CFG.cpu_s, "RLIMIT_CPU must be --cpu-s", resp)
+    check(r["limits"]["RLIMIT_CORE"][1] == 0, "no core dumps", resp)
+    check(not r["raised"], "a sandbox must not raise its own limits", resp)
+
+
 # --------------------------------------------------------------------------------------------
 # Output
 
