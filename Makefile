@@ -11,16 +11,17 @@ $(error MODE must be local or cloud, not '$(MODE)')
 endif
 
 # Debian packages: to build and run, and in addition to test.
-BUILD_PACKAGES := gcc make pkg-config libevhtp-dev libevent-dev libyajl-dev libseccomp-dev \
-	python3 ca-certificates
+BUILD_PACKAGES := gcc make pkg-config libevent-dev libyajl-dev libseccomp-dev \
+	python3 ca-certificates cmake dpkg-dev patch debian-archive-keyring
 TEST_PACKAGES := clang-format valgrind curl
 
 # Recursive (=) so pkg-config runs after the packages are installed; library headers are
-# system headers (evhtp.h has old-style prototypes).
+# system headers (evhtp.h has old-style prototypes). libevhtp is our patched static build
+# (patches/evhtp.mk), not Debian's libevhtp-dev.
 CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-	-fstack-protector-strong -D_FORTIFY_SOURCE=2 \
-	$(patsubst -I%,-isystem %,$(shell pkg-config --cflags evhtp yajl libseccomp))
-LDLIBS = -levhtp -levent -levent_pthreads -lyajl -lseccomp -lpthread
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2 $(EVHTP_CFLAGS) \
+	$(patsubst -I%,-isystem %,$(shell pkg-config --cflags yajl libseccomp))
+LDLIBS = $(EVHTP_LIBS) -lyajl -lseccomp -lpthread
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 SRC := $(filter-out src/main.c,$(wildcard src/*.c))
@@ -102,3 +103,7 @@ test: $(TEST_DEPS_STAMP) format-check unit $(BUILD)/local/pyexecd $(BUILD)/asan/
 
 clean:
 	rm -rf $(BUILD)/local $(BUILD)/cloud $(BUILD)/asan $(BUILD)/unit
+
+# libevhtp from Debian's source with patches/libevhtp/ (last: it adds prerequisites to the
+# daemon's objects and the unit tests defined above, and `evhtp-check` to `test`).
+include patches/evhtp.mk

@@ -50,7 +50,11 @@ fetch() {
     local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o "Dir::Etc::SourceParts=$apt/sources.list.d"
         -o "Dir::Etc::Preferences=$apt/preferences" -o "Dir::Etc::PreferencesParts=$apt/preferences.d"
         -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
-        -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=" -o "APT::Get::Only-Source=true")
+        -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=" -o "APT::Get::Only-Source=true"
+        # apt's defaults, stated so that no host configuration can weaken them
+        -o "Acquire::AllowInsecureRepositories=false"
+        -o "Acquire::AllowDowngradeToInsecureRepositories=false"
+        -o "APT::Get::AllowUnauthenticated=false")
     # As root apt downloads as the unprivileged _apt user, which must be able to write there.
     if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then
         chown -R _apt "$apt/lists/partial" "$apt/cache/archives/partial" "$dir/files"

@@ -7,6 +7,6 @@
 set -euo pipefail
 binary=${1:?usage: tests/valgrind.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-PYEXECD_WRAPPER="valgrind --quiet --error-exitcode=99 --suppressions=$here/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+PYEXECD_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
 PYEXECD_TEST_SUITES=api \
     "$here/run-suite.sh" "$binary" --nofile "$(ulimit -Hn)" --memory-mb 65536

@@ -96,7 +96,7 @@ static void bytes_free(struct bytes *b)
     *b = (struct bytes){0};
 }
 
-/* Describes where two byte strings first differ, into buf. */
+/* NULL when the byte strings are equal, else where they first differ (written into buf). */
 static const char *differ(char *buf, size_t size, const char *what, const char *got, size_t got_len,
                           const char *want, size_t want_len)
 {

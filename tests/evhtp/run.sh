@@ -26,12 +26,13 @@ VALGRIND=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds
     --show-leak-kinds=definite)
 
 # run LABEL BINARY [WRAPPER...]: runs BINARY and sets RC. Shows the test's own lines and, from
-# valgrind, the first error and the error summary; the whole output stays in BINARY.LABEL.log.
+# valgrind, the first error and the error summary; the whole output stays in BINARY.native.log
+# or BINARY.valgrind.log.
 run() {
     local label=$1 binary=$2 log
     shift 2
     log=$binary.$([ $# -gt 0 ] && echo valgrind || echo native).log
-    echo "# $label: $* $binary"
+    echo "# $label: ${*:+$* }$binary"
     "$@" "$binary" >"$log" 2>&1
     RC=$?
     grep -v '^==[0-9]*==' "$log" | sed 's/^/#   /'
