@@ -1,7 +1,6 @@
 # pyexecd: the only build entry. `make` builds the daemon for MODE (local or cloud) and the
 # rootfs; `make run` serves; `make test` runs every test; `make check` is the quick loop.
 MODE ?= local
-PORT ?= 8080
 BUILD := build
 ROOTFS ?= $(BUILD)/rootfs
 CC := gcc
