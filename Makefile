@@ -10,9 +10,12 @@ $(error MODE must be local or cloud, not '$(MODE)')
 endif
 
 # Debian packages: to build and run, and in addition to test.
-BUILD_PACKAGES := gcc make pkg-config libevent-dev libyajl-dev libseccomp-dev \
+BUILD_PACKAGES := gcc g++ libc6-dev make pkg-config libevent-dev libyajl-dev libseccomp-dev \
 	python3 ca-certificates cmake dpkg-dev patch debian-archive-keyring
-TEST_PACKAGES := clang-format valgrind curl
+# python3-yaml: tests/validate_deploy.py. runsc: gVisor, for the matrix and the cloud image.
+# podman, runc, mmdebstrap: build and run the images (crun refuses this host's hybrid cgroup
+# layout; mmdebstrap makes a local debian:bookworm-slim when podman has none).
+TEST_PACKAGES := clang-format valgrind curl python3-yaml runsc podman runc mmdebstrap
 
 # Recursive (=) so pkg-config runs after the packages are installed; library headers are
 # system headers (evhtp.h has old-style prototypes). libevhtp is our patched static build
@@ -26,7 +29,8 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 COMMON := $(wildcard modes/common/*.c)
 
-.PHONY: all run test check unit format format-check deps test-deps clean
+.PHONY: all run test check unit format format-check deps test-deps clean test-images test-deploy \
+	test-matrix
 all: $(BUILD)/$(MODE)/pyexecd rootfs
 
 # --- Debian packages (apt-get update once, then install what is missing) -------------------
@@ -93,12 +97,28 @@ check: unit $(BUILD)/local/pyexecd rootfs
 	tests/startup_test.sh $(BUILD)/local/pyexecd
 	tests/run-suite.sh $(BUILD)/local/pyexecd
 
+# The mode x runtime matrix: cloud build on the host and under gVisor, local build under gVisor
+# (the local build on the host is `test`'s own first leg).
+test-matrix: $(TEST_DEPS_STAMP) $(BUILD)/local/pyexecd $(BUILD)/cloud/pyexecd rootfs
+	tests/matrix.sh
+
+test-deploy: $(TEST_DEPS_STAMP) $(BUILD)/local/pyexecd
+	/usr/bin/python3 tests/validate_deploy.py --pyexecd $(BUILD)/local/pyexecd
+
+# Both images, built with podman from a clean clone of HEAD (IMAGES_ARGS=--worktree for
+# uncommitted work), run and put through the suites.
+test-images: $(TEST_DEPS_STAMP)
+	tests/images.sh $(IMAGES_ARGS)
+
 test: $(TEST_DEPS_STAMP) format-check unit $(BUILD)/local/pyexecd $(BUILD)/asan/pyexecd rootfs
 	rootfs/check.sh $(ROOTFS)
 	tests/startup_test.sh $(BUILD)/local/pyexecd
 	tests/run-suite.sh $(BUILD)/local/pyexecd
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 tests/run-suite.sh $(BUILD)/asan/pyexecd
 	tests/valgrind.sh $(BUILD)/local/pyexecd
+	$(MAKE) test-matrix test-deploy
+	@if command -v podman >/dev/null; then $(MAKE) test-images; \
+	else echo "podman is missing: image tests skipped"; fi
 
 clean:
 	rm -rf $(BUILD)/local $(BUILD)/cloud $(BUILD)/asan $(BUILD)/unit

@@ -22,6 +22,7 @@ struct jail_probe_item {
 #define JAIL_PROBE_MAX 16
 struct jail_probe {
     const char *mode;
+    const char *hint; /* what to do when this jail cannot be built here */
     int n;
     struct jail_probe_item items[JAIL_PROBE_MAX];
 };

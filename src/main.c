@@ -83,7 +83,13 @@ int main(int argc, char **argv)
         return 1;
     }
     log_probe(&probe);
-    rc = self_test(&cfg) == 0 && http_serve(&cfg, &probe) == 0 ? 0 : 1;
+    if (self_test(&cfg) != 0) {
+        log_error("refusing to start: the jail could not run a script%s%s", probe.hint ? "; " : "",
+                  probe.hint ? probe.hint : "");
+        jail_shutdown();
+        return 1;
+    }
+    rc = http_serve(&cfg, &probe) == 0 ? 0 : 1;
     jail_shutdown();
     return rc;
 }

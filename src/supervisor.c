@@ -89,10 +89,15 @@ static void feed_script(struct run *r)
 static bool reaped(struct run *r, int flags)
 {
     pid_t p;
+    if (r->sb.pid <= 0)
+        return true;
     do
         p = wait4(r->sb.pid, &r->status, flags, &r->ru);
     while (p < 0 && errno == EINTR);
-    return p == r->sb.pid;
+    if (p != r->sb.pid)
+        return false;
+    r->sb.pid = -1; /* reaped: the number may be reused, the jail must not signal it */
+    return true;
 }
 
 static void read_streams(struct run *r, struct pollfd *pfd, int n)

@@ -46,6 +46,7 @@ DENIED_ARGS = [
     ("clone_newnet", 56, "0x40000000 | 17, 0, 0, 0, 0"),    # CLONE_NEWNET | SIGCHLD
     ("clone_newpid", 56, "0x20000000 | 17, 0, 0, 0, 0"),    # CLONE_NEWPID | SIGCHLD
     ("prctl_set_seccomp", 157, "22, 2, 0, 0, 0"),           # PR_SET_SECCOMP, FILTER
+    ("x32_getpid", 0x40000000 | 39, "0"),                   # another ABI: the bad-arch action
 ]
 
 
@@ -233,17 +234,54 @@ def cloud_tmp_full_makes_writes_fail_like_a_full_disk():
 
 @test(slow=True)
 def cloud_too_many_tmp_entries_end_the_sandbox():
+    # The guardian's walk of /tmp is slow under gVisor (~0.5 ms a directory): the end may come a
+    # few seconds after the cap is passed, so the script keeps going for most of the wall limit.
     cloud_only()
     resp = execute("""
-        import os
+        import os, time
         def main():
             print("filling", flush=True)
-            for i in range(40000):
-                os.mkdir("/tmp/d%d" % i)
-            return "no limit"
-    """)
+            start, i = time.monotonic(), 0
+            while time.monotonic() - start < %f:
+                os.mkdir("/tmp/d%%d" %% i)
+                i += 1
+            return "no limit after %%d entries" %% i
+    """ % (CFG.wall_s * 0.8))
     body = expect_error(resp, 422, "ExecutionError")
     check("signal 25" in body["error"]["message"], "expected the end by SIGXFSZ", resp)
+
+
+@test
+def cloud_no_new_privs_and_seccomp_from_inside():
+    # gVisor's /proc/PID/status has no NoNewPrivs line; prctl answers on both runtimes.
+    cloud_only()
+    resp = execute("""
+        import ctypes
+        def main():
+            libc = ctypes.CDLL(None, use_errno=True)
+            return [libc.prctl(39, 0, 0, 0, 0), libc.prctl(21, 0, 0, 0, 0)]
+    """)
+    expect_result(resp, [1, 2])  # PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP (2: filter)
+
+
+@test(slow=True)
+def cloud_killing_its_own_uid_in_a_loop_still_ends_at_the_wall():
+    # kill(-1) from the sandbox reaches every process of its uid, so a helper that took the uid
+    # to kill the sandbox would die first: the end must come from the guardian, as root.
+    cloud_only()
+    resp = execute("""
+        import os, time
+        def main():
+            print("looping", flush=True)
+            while True:
+                try:
+                    os.kill(-1, 9)
+                except OSError:
+                    pass
+                time.sleep(0.0005)
+    """)
+    expect_error(resp, 504, "TimeoutError")
+    check(resp.elapsed <= CFG.wall_s + CFG.slack_s, "must end within wall + slack", resp)
 
 
 @test

@@ -11,13 +11,13 @@
 # debian:bookworm-slim; when podman's store has none, a stand-in is made with mmdebstrap from
 # Debian's archive), then checks of what the image holds (size, no compiler, no apt lists, a
 # root-owned read-only rootfs, an exec-form entrypoint), then:
-#   local  run with podman's default OCI runtime (runc when installed) and the `docker run` flags
-#          Dockerfile.local documents: the API and hostile-script suites against it on 127.0.0.1,
-#          then draining on SIGTERM. Run without its flags (and without each one in turn), and under
-#          gVisor, it must refuse to start with a message that says what is missing.
-#   cloud  run under gVisor (runsc) with podman's default capabilities (a subset of Docker's), as
-#          root, with no other privilege and PORT set as Cloud Run sets it: the same suites, then
-#          draining on SIGTERM.
+#   local  run with runc (or podman's default OCI runtime), Docker's default capability set and
+#          the `docker run` flags Dockerfile.local documents: the API and hostile-script suites
+#          against it on 127.0.0.1, then draining on SIGTERM. Run without its flags (and without
+#          each one in turn), and under gVisor, it must refuse to start with a message that says
+#          what is missing.
+#   cloud  run under gVisor (runsc) as root with Docker's default capability set and no other
+#          privilege, PORT set as Cloud Run sets it: the same suites, then draining on SIGTERM.
 # Containers are always removed; images stay (localhost/pyexecd-MODE:test) so that later builds
 # reuse their layers.
 #
@@ -26,6 +26,8 @@
 #                            podman's default; crun refuses hosts with a hybrid cgroup layout)
 #   PYEXECD_IMAGES_RUNSC     runsc binary for the cloud image (default /usr/bin/runsc)
 #   PYEXECD_IMAGES_BUILD_S   bound for one image build (default 2400)
+#   PYEXECD_IMAGES_EXTRA_RUN extra `podman run` options for both served containers, to diagnose
+#                            (e.g. "--cap-add SYS_PTRACE"); CI leaves it empty
 #   DEBIAN_MIRROR            for the debian:bookworm-slim stand-in (default http://deb.debian.org/debian)
 #   DEBIAN_SECURITY_MIRROR   (default http://deb.debian.org/debian-security)
 #   PYEXECD_TEST_SLACK_S     passed to the suites (default 5)
@@ -49,6 +51,14 @@ ULIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
 LOCAL_FLAGS=(--security-opt seccomp=unconfined --security-opt apparmor=unconfined
     --security-opt systempaths=unconfined)
 GVISOR=(--runtime="$RUNSC" --runtime-flag=network=host --network=host)
+read -r -a EXTRA_RUN <<<"${PYEXECD_IMAGES_EXTRA_RUN:-}"
+# Docker's default capability set, exactly (podman's default lacks AUDIT_WRITE, MKNOD and NET_RAW):
+# both images are run with what `docker run` and Cloud Run give a container, no more.
+DOCKER_CAPS=(--cap-drop=all)
+for cap in AUDIT_WRITE CHOWN DAC_OVERRIDE FOWNER FSETID KILL MKNOD NET_BIND_SERVICE NET_RAW SETFCAP \
+    SETGID SETPCAP SETUID SYS_CHROOT; do
+    DOCKER_CAPS+=(--cap-add="$cap")
+done
 
 PASSED=0
 FAILED=0
@@ -212,7 +222,8 @@ inspect_image() { # inspect_image MODE
         fail "${mode}_image_is_smaller_than_${SIZE_LIMIT_MB[$mode]}_MB" "$mb MB"
     fi
     entry=$(podman image inspect --format '{{json .Config.Entrypoint}}' "$image")
-    if [[ $entry == '["/usr/local/bin/pyexecd"'* ]]; then
+    # pyexecd itself, or behind an init that passes signals on (tini): never a shell.
+    if [[ $entry == '["/usr/local/bin/pyexecd"'* || $entry == '["/usr/bin/tini","--","/usr/local/bin/pyexecd"'* ]]; then
         pass "${mode}_image_entrypoint_is_exec_form_pyexecd"
     else
         fail "${mode}_image_entrypoint_is_exec_form_pyexecd" "entrypoint $entry"
@@ -360,6 +371,30 @@ EOF
     fi
 }
 
+# leftovers NAME CONTAINER: after the suites, nothing of a finished request may be left in the
+# container: no zombie (an orphan nobody reaps) and no process of a sandbox uid.
+leftovers() {
+    local name=$1 cname=$2 out t0=$SECONDS
+    while :; do
+        out=$(timeout 30 podman exec "$cname" /bin/sh -c '
+            for d in /proc/[0-9]*; do
+                s=$(cat "$d/stat" 2>/dev/null) || continue
+                state=${s##*) }; state=${state%% *}
+                uid=$(awk "/^Uid:/ {print \$2}" "$d/status" 2>/dev/null)
+                if [ "$state" = Z ] || [ "${uid:-0}" -ge "$1" ]; then
+                    echo "pid ${d#/proc/} state $state uid $uid: $(tr "\0" " " <"$d/cmdline" | cut -c1-60)"
+                fi
+            done' - "$SANDBOX_UID" 2>&1)
+        if [ -z "$out" ] || [ $((SECONDS - t0)) -ge 5 ]; then break; fi
+        sleep 0.5
+    done
+    if [ -z "$out" ]; then
+        pass "${name}_leaves_no_zombies_or_sandbox_processes"
+    else
+        fail "${name}_leaves_no_zombies_or_sandbox_processes" "$(echo "$out" | head -5 | tr '\n' ';')"
+    fi
+}
+
 # refuses NAME EXPECT RUN_OPTIONS... : the local image, started with RUN_OPTIONS, must exit non-zero
 # within 60 s without serving, and its log must match the extended regex EXPECT.
 refuses() {
@@ -385,7 +420,7 @@ refuses() {
 
 test_local() {
     local image=localhost/pyexecd-local:test port cname=pyexecd-images-$RUN_ID-local
-    local base=("${LOCAL_RUNTIME[@]}" "${ULIMITS[@]}")
+    local base=("${LOCAL_RUNTIME[@]}" "${ULIMITS[@]}" "${DOCKER_CAPS[@]}")
     # Without the flags: a clear refusal that names the step and points at Dockerfile.local.
     refuses local_without_flags_refuses_to_start 'refusing to start|self-test failed' "${base[@]}"
     refuses local_without_flags_message_points_at_dockerfile_local 'Dockerfile\.local' "${base[@]}"
@@ -403,12 +438,12 @@ test_local() {
     # Under gVisor the local jail cannot work: it must say so and name the cloud image.
     if [ -x "$RUNSC" ]; then
         refuses local_under_gvisor_refuses_and_names_the_cloud_build 'cloud build|MODE=cloud|Dockerfile\.cloud' \
-            "${GVISOR[@]}" "${ULIMITS[@]}"
+            "${GVISOR[@]}" "${ULIMITS[@]}" "${DOCKER_CAPS[@]}"
     fi
 
     port=$(free_port)
     CONTAINERS+=("$cname")
-    if ! podman run -d --name "$cname" "${base[@]}" "${LOCAL_FLAGS[@]}" -p "127.0.0.1:$port:8080" \
+    if ! podman run -d --name "$cname" "${base[@]}" "${LOCAL_FLAGS[@]}" "${EXTRA_RUN[@]}" -p "127.0.0.1:$port:8080" \
         -e PYEXECD_TEST_SECRET="$SECRET" "$image" "${DAEMON_ARGS[@]}" >"$WORK/run-local.log" 2>&1; then
         fail local_container_starts "$(tail -n 3 "$WORK/run-local.log" | tr '\n' ' ')"
         return
@@ -423,11 +458,13 @@ test_local() {
         show_log "$WORK/local.log"
         return
     fi
+    local before=$FAILED
     run_suite local_api_test "$port" api_test.py
     run_suite local_hostile_test "$port" hostile_test.py
+    leftovers local "$cname"
     drain "$cname" "$port"
     podman logs "$cname" >"$WORK/local.log" 2>&1
-    [ "$FAILED" -eq 0 ] || show_log "$WORK/local.log"
+    [ "$FAILED" -eq "$before" ] || show_log "$WORK/local.log"
 }
 
 test_cloud() {
@@ -440,7 +477,7 @@ test_cloud() {
     CONTAINERS+=("$cname")
     # As Cloud Run runs it: root, default capabilities, PORT in the environment. The host network
     # (the only way to reach a runsc container here) is shared, so bind to loopback only.
-    if ! podman run -d --name "$cname" "${GVISOR[@]}" "${ULIMITS[@]}" -e PORT="$port" \
+    if ! podman run -d --name "$cname" "${GVISOR[@]}" "${ULIMITS[@]}" "${DOCKER_CAPS[@]}" "${EXTRA_RUN[@]}" -e PORT="$port" \
         -e PYEXECD_BIND=127.0.0.1 -e PYEXECD_TEST_SECRET="$SECRET" "$image" "${DAEMON_ARGS[@]}" \
         >"$WORK/run-cloud.log" 2>&1; then
         fail cloud_container_starts "$(tail -n 3 "$WORK/run-cloud.log" | tr '\n' ' ')"
@@ -455,16 +492,18 @@ test_cloud() {
         show_log "$WORK/cloud.log"
         return
     fi
+    local before=$FAILED
     run_suite cloud_api_test "$port" api_test.py
     run_suite cloud_hostile_test "$port" hostile_test.py
+    leftovers cloud "$cname"
     drain "$cname" "$port"
     podman logs "$cname" >"$WORK/cloud.log" 2>&1
-    [ "$FAILED" -eq 0 ] || show_log "$WORK/cloud.log"
+    [ "$FAILED" -eq "$before" ] || show_log "$WORK/cloud.log"
 }
 
 # --- main ---------------------------------------------------------------------------------------
 echo "# podman $(podman version --format '{{.Client.Version}}' 2>/dev/null)," \
-    "local runtime: ${LOCAL_RUNTIME[*]:-podman default}, gVisor: $RUNSC"
+    "local runtime: ${LOCAL_RUNTIME[*]:-podman default}, gVisor: $RUNSC${EXTRA_RUN[*]:+, extra run options: ${EXTRA_RUN[*]}}"
 if ensure_base; then
     for mode in "${MODES[@]}"; do
         if build_image "$mode"; then

@@ -19,6 +19,7 @@
 #   PYEXECD_TEST_REQUEST_MS=3000   --request-ms       PYEXECD_TEST_MEMORY_MB=256    --memory-mb
 #   PYEXECD_TEST_MAX_SANDBOXES=2   --max-sandboxes    PYEXECD_TEST_QUEUE_LENGTH=32  --queue-length
 #   PYEXECD_TEST_STDOUT_BYTES, _STDERR_BYTES, _RESULT_BYTES, _SCRIPT_BYTES (65536 each)
+#   PYEXECD_TEST_QUEUE_WAIT_MS=300 --queue-wait-ms of the queue instance
 #   PYEXECD_TEST_DRAIN_MS=5000     --drain-ms         PYEXECD_TEST_SANDBOX_UID (random 200000+) --sandbox-uid
 #   PYEXECD_TEST_SLACK_S=5         seconds a limit may be overrun before a test calls it late
 #   PYEXECD_TEST_STOP_S            bound for the exit after SIGTERM (default drain + 15 s)
@@ -57,6 +58,7 @@ STDERR_BYTES=${PYEXECD_TEST_STDERR_BYTES:-65536}
 RESULT_BYTES=${PYEXECD_TEST_RESULT_BYTES:-65536}
 SCRIPT_BYTES=${PYEXECD_TEST_SCRIPT_BYTES:-65536}
 DRAIN_MS=${PYEXECD_TEST_DRAIN_MS:-5000}
+QUEUE_WAIT_MS=${PYEXECD_TEST_QUEUE_WAIT_MS:-300}
 # A random uid range per run, so that runs on one host do not see each other's sandboxes.
 SANDBOX_UID=${PYEXECD_TEST_SANDBOX_UID:-$((200000 + 1000 * (RANDOM % 500)))}
 SLACK_S=${PYEXECD_TEST_SLACK_S:-5}
@@ -418,9 +420,9 @@ else
 
     # 3. A queue of one with a short wait, then SIGTERM with a request still running.
     before=$FAILED
-    if start_daemon queue --max-sandboxes 1 --queue-length 1 --queue-wait-ms 300; then
+    if start_daemon queue --max-sandboxes 1 --queue-length 1 --queue-wait-ms "$QUEUE_WAIT_MS"; then
         run_suite api_test_queue queue api_test.py --group queue,drain --max-sandboxes 1 \
-            --queue-length 1 --queue-wait-ms 300 --daemon-pid "${PIDS[queue]}"
+            --queue-length 1 --queue-wait-ms "$QUEUE_WAIT_MS" --daemon-pid "${PIDS[queue]}"
         # The drain test sends SIGTERM itself: a second one would not test draining.
         if grep -Eq '^(PASS|FAIL) sigterm_' "$WORK/api_test_queue.out"; then
             stop_daemon queue signalled

@@ -38,10 +38,12 @@ expect_refusal missing_rootfs_is_refused "rootfs $work/none: No such file" --roo
 mkdir -p "$work/empty"
 expect_refusal broken_rootfs_names_the_failed_step \
     "sandbox set-up failed: [a-z /]+: No such file or directory" --rootfs "$work/empty"
-if grep -q "self-test failed" "$work/broken_rootfs_names_the_failed_step.log"; then
-    ok broken_rootfs_fails_the_self_test
+if grep -q "self-test failed" "$work/broken_rootfs_names_the_failed_step.log" &&
+    grep -q "refusing to start: the jail could not run a script; " \
+        "$work/broken_rootfs_names_the_failed_step.log"; then
+    ok broken_rootfs_fails_the_self_test_and_says_what_to_do
 else
-    ko broken_rootfs_fails_the_self_test "no self-test failure in the log"
+    ko broken_rootfs_fails_the_self_test_and_says_what_to_do "no self-test refusal with a hint"
 fi
 
 echo "$passed passed, $failed failed"

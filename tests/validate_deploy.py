@@ -10,7 +10,8 @@ and checks that:
     - is one well-formed Service in the first-generation (gVisor) execution environment;
     - containerConcurrency lies between --max-sandboxes and --max-sandboxes + --queue-length;
     - timeoutSeconds covers --request-ms + --queue-wait-ms + --wall-ms with a margin;
-    - memory covers every sandbox (--memory-mb + --tmp-mb each) plus the daemon; one CPU per sandbox;
+    - memory covers every sandbox (--memory-mb + --tmp-mb each), the daemon and the copy of the
+      rootfs; one CPU per sandbox;
     - --drain-ms ends before Cloud Run's SIGKILL (10 s after SIGTERM); probes ask GET /health.
   modes/cloud/deploy/kubernetes.yaml (RuntimeClass, Deployment, Service, HorizontalPodAutoscaler)
     - a gVisor RuntimeClass (handler runsc) that the Deployment uses;
@@ -33,8 +34,11 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-# Memory for the daemon itself and gVisor's sentry on top of the sandboxes (MiB).
+# Memory on top of the sandboxes (MiB): the daemon and gVisor's sentry, and the rootfs once more:
+# the cloud jail hard-links it into a tree per slot, which makes the container's overlay copy it
+# into its writable layer (measured: 142 MiB), and Cloud Run keeps that layer in memory.
 DAEMON_OVERHEAD_MIB = 256
+ROOTFS_COPY_MIB = 160
 # Seconds a request may need on top of the daemon's own limits (reading, replying).
 TIMEOUT_MARGIN_S = 5
 # Cloud Run sends SIGKILL this long after SIGTERM.
@@ -130,7 +134,8 @@ def cpus(q):
 
 
 def required_memory_mib(v):
-    return num(v, "max-sandboxes") * (num(v, "memory-mb") + num(v, "tmp-mb")) + DAEMON_OVERHEAD_MIB
+    return num(v, "max-sandboxes") * (num(v, "memory-mb") + num(v, "tmp-mb")) + DAEMON_OVERHEAD_MIB \
+        + ROOTFS_COPY_MIB
 
 
 def required_timeout_s(v):
@@ -215,8 +220,9 @@ def check_cloud_run(path, settings):
         if probe in c:
             check(name + " %s is GET /health on the container port" % probe,
                   health_probe_ok(c[probe], port_ok), repr(c[probe]))
-    return {"memory": limits.get("memory"), "cpu": str(limits.get("cpu")), "concurrency": cc,
-            "timeout": to, "execution-environment": ann.get("run.googleapis.com/execution-environment")}
+    return {"env": container_env(c), "memory": limits.get("memory"), "cpu": str(limits.get("cpu")),
+            "concurrency": cc, "timeout": to,
+            "execution-environment": ann.get("run.googleapis.com/execution-environment")}
 
 
 # --- Kubernetes ----------------------------------------------------------------------------------
@@ -261,6 +267,14 @@ def check_kubernetes(path, settings):
     c = containers[0]
     sc = c.get("securityContext") or {}
     check(name + " container is not privileged", not sc.get("privileged"))
+    v0 = settings.effective(container_env(c), list(c.get("command") or [])[1:] + list(c.get("args") or []))
+    scratch, rootfs = v0.get("scratch", "/var/tmp/pyexecd"), v0.get("rootfs", "")
+    mounts = [m.get("mountPath", "") for m in c.get("volumeMounts") or []]
+    on_own_fs = lambda path: not any(path == m or path.startswith(m.rstrip("/") + "/")  # noqa: E731
+                                     for m in mounts)
+    check(name + " scratch and rootfs stay on the container's writable file system",
+          not sc.get("readOnlyRootFilesystem") and on_own_fs(scratch) and on_own_fs(rootfs),
+          "readOnlyRootFilesystem %r, volume mounts %r" % (sc.get("readOnlyRootFilesystem"), mounts))
     v = settings.effective(container_env(c), list(c.get("command") or [])[1:] + list(c.get("args") or []))
     ports = c.get("ports") or []
     cport = ports[0].get("containerPort") if ports else None
@@ -324,13 +338,20 @@ def check_kubernetes(path, settings):
 
 def shell_commands(text):
     """Commands in the text's sh code blocks, continuation lines joined, comments dropped."""
-    cmds = []
-    for block in re.findall(r"```(?:sh|bash|console)?\n(.*?)```", text, re.S):
-        joined = re.sub(r"\\\n\s*", " ", block)
-        for line in joined.splitlines():
-            line = line.split(" #", 1)[0].strip()
-            if line and not line.startswith("#"):
-                cmds.append(line)
+    cmds, block, lang = [], None, None
+    for line in text.splitlines():
+        fence = re.match(r"^\s*```\s*(\S*)", line)
+        if fence and block is None:
+            block, lang = [], fence.group(1)
+        elif fence:
+            if lang in ("", "sh", "bash", "shell", "console"):
+                for cmd in re.sub(r"\\\n\s*", " ", "\n".join(block)).splitlines():
+                    cmd = cmd.split(" #", 1)[0].strip()
+                    if cmd and not cmd.startswith("#"):
+                        cmds.append(cmd)
+            block = None
+        elif block is not None:
+            block.append(line)
     return cmds
 
 
@@ -378,9 +399,16 @@ def check_readme(path, cloud_run, dockerfile_local):
                 ok = all(g and g[-1] == want for g in got)
             check("README gcloud run deploy --%s matches service.yaml (%s)" % (key, want), ok,
                   "README has %r" % got)
-    runs = [c for c in cmds if re.match(r"(docker|podman) run\b", c) and "pyexecd-local" in c]
+        for c in deploys:
+            env = dict(kv.split("=", 1) for o in opts(c, "set-env-vars") for kv in o.split(",") if "=" in kv)
+            check("README gcloud run deploy --set-env-vars matches service.yaml's env",
+                  env == {k: str(val) for k, val in cloud_run["env"].items()},
+                  "%r vs %r" % (env, cloud_run["env"]))
+    # Runs that serve (publish a port); `docker run --rm pyexecd-local --help` needs no flags.
+    runs = [c for c in cmds if re.match(r"(docker|podman) run\b", c) and "pyexecd-local" in c
+            and re.search(r"(^|\s)(-p|--publish)[\s=]", c)]
     if not runs:
-        print("# note: README.md has no `docker run` of pyexecd-local: not compared")
+        print("# note: README.md has no `docker run -p ...` of pyexecd-local: not compared")
     elif dockerfile_local is not None:
         for c in runs:
             check("README `%s` uses the flags Dockerfile.local documents" % c[:40] + "...",

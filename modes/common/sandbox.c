@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -200,13 +199,16 @@ int sandbox_drop_caps(void)
     return (int)syscall(SYS_capset, &hdr, data);
 }
 
+/* Raw system calls, not glibc's wrappers: those broadcast the change to every thread glibc
+ * knows of, and after a raw clone from the threaded daemon its list is a stale copy (in a new
+ * pid namespace one of those ids can be the sandbox itself, and the wrapper waits forever). */
 int sandbox_become(uid_t uid, gid_t gid)
 {
-    if (setgroups(0, NULL) != 0)
+    if (syscall(SYS_setgroups, 0, NULL) != 0)
         return -1;
-    if (setresgid(gid, gid, gid) != 0)
+    if (syscall(SYS_setresgid, gid, gid, gid) != 0)
         return -1;
-    return setresuid(uid, uid, uid);
+    return (int)syscall(SYS_setresuid, uid, uid, uid);
 }
 
 void sandbox_exec_harness(const struct sandbox_pipes *p)

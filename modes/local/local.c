@@ -4,8 +4,8 @@
  * The sandbox's way, in order (each step is a function of its own file):
  *   clone into new user, pid, net, mount, ipc and uts namespaces     (jail_start)
  *   supervisor: uid/gid maps (user.c), rlimits, cgroup (cgroup.c), then "go"
- *   sandbox: session, death signal, cgroup namespace, mounts + pivot_root (mnt.c),
- *            hostname, uid/gid, capabilities, fds, signals, seccomp, exec
+ *   sandbox: session, cgroup namespace, mounts + pivot_root (mnt.c), hostname, uid/gid,
+ *            death signal, capabilities, fds, signals, seccomp, exec
  * The new net namespace has only a loopback device that is down: no network at all. */
 #include "../jail.h"
 
@@ -13,10 +13,10 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,6 +24,7 @@
 
 #include "../../src/config.h"
 #include "../../src/log.h"
+#include "../common/probe_list.h"
 #include "../common/rlimits.h"
 #include "../common/sandbox.h"
 #include "../common/seccomp.h"
@@ -47,21 +48,6 @@ static struct seccomp_prog prog;
 static enum cgroup_version cgv;
 static struct jail_slot slots[64];
 
-static void probe_add(struct jail_probe *p, const char *name, bool ok, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void probe_add(struct jail_probe *p, const char *name, bool ok, const char *fmt, ...)
-{
-    if (p->n >= JAIL_PROBE_MAX)
-        return;
-    struct jail_probe_item *it = &p->items[p->n++];
-    va_list ap;
-    it->name = name;
-    it->ok = ok;
-    va_start(ap, fmt);
-    vsnprintf(it->detail, sizeof(it->detail), fmt, ap);
-    va_end(ap);
-}
-
 /* Can this host give a process all the namespaces? (Docker's default seccomp and AppArmor
  * profiles refuse it, gVisor lacks parts of it.) */
 static int probe_namespaces(char *why, size_t len)
@@ -72,12 +58,17 @@ static int probe_namespaces(char *why, size_t len)
                  strerror(errno));
         return -1;
     }
-    if (pid == 0)
-        _exit(0);
+    if (pid == 0) /* mnt.c's first step; gVisor has the namespaces but refuses this */
+        _exit(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0 ? 0 : errno & 0xff);
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(why, len, "making / private in a new mount namespace fails: %s",
+                 WIFEXITED(status) ? strerror(WEXITSTATUS(status)) : "the probe was killed");
+        return -1;
+    }
     return 0;
 }
 
@@ -86,6 +77,8 @@ int jail_init(const struct config *c, struct jail_probe *p, char *err, size_t er
     char detail[128];
     cfg = c;
     p->mode = "local";
+    p->hint = "in a container, run it with the flags Dockerfile.local documents; under gVisor "
+              "use the cloud build (make MODE=cloud)";
     if (realpath(c->rootfs, rootfs) == NULL || access(rootfs, R_OK | X_OK) != 0) {
         snprintf(err, errlen, "rootfs %s: %s (build it with `make rootfs`)", c->rootfs,
                  strerror(errno));
@@ -131,8 +124,6 @@ __attribute__((noreturn)) static void contain(const struct sandbox_pipes *p)
         sandbox_fail(p, "wait for the supervisor");
     if (setsid() < 0)
         sandbox_fail(p, "setsid");
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
-        sandbox_fail(p, "parent death signal");
     /* After the supervisor moved us into our cgroup: the namespace's root is that cgroup. */
     if (cgv != CGROUP_NONE && unshare(CLONE_NEWCGROUP) != 0)
         sandbox_fail(p, "cgroup namespace");
@@ -142,6 +133,9 @@ __attribute__((noreturn)) static void contain(const struct sandbox_pipes *p)
         sandbox_fail(p, "hostname");
     if (sandbox_become(SANDBOX_UID, SANDBOX_UID) != 0)
         sandbox_fail(p, "drop to the sandbox uid");
+    /* After the uid change, which clears it: the sandbox dies with the daemon's worker. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+        sandbox_fail(p, "parent death signal");
     if (sandbox_drop_caps() != 0)
         sandbox_fail(p, "drop capabilities");
     if (sandbox_setup_fds(p) != 0)

@@ -1,0 +1,376 @@
+/* The cloud jail: no namespaces, no mounts, no cgroups, so it runs where the platform offers none
+ * of them (Google Cloud Run's gVisor, a container with Docker's default capabilities). It is built
+ * from what remains: chroot into a slot's own copy of the rootfs (tree.c), a uid of the slot's
+ * own, no capabilities, rlimits, and a seccomp deny-list (policy.c) enforced by a ptrace guardian
+ * (guard.c).
+ *
+ * The way of a request, in order:
+ *   daemon:   create the slot's /tmp (scratch.c), fork the guardian
+ *   guardian: dies with the daemon, subreaper; forks the sandbox, traces it, sets its rlimits
+ *   sandbox:  traced, setsid, chroot into the slot's root, bounding set, uid/gid, capabilities,
+ *             fds, signals, seccomp, exec of the harness                        (contain)
+ *   guardian: watches to the end (forbidden calls, /tmp size), reaps everything, exits like the
+ *             sandbox did
+ *   daemon:   at the end, kills every process of the slot uid (uid.c), removes /tmp */
+#include "../jail.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../src/config.h"
+#include "../../src/log.h"
+#include "../common/probe_list.h"
+#include "../common/rlimits.h"
+#include "../common/sandbox.h"
+#include "../common/seccomp.h"
+#include "guard.h"
+#include "policy.h"
+#include "probe.h"
+#include "scratch.h"
+#include "tree.h"
+#include "uid.h"
+
+#define MAX_SLOTS 64
+#define TMP_ENTRIES 16384 /* as the local jail's tmpfs nr_inodes */
+#define MIB (1024ULL * 1024ULL)
+#define GUARDIAN_GRACE_MS 2000 /* after jail_kill's SIGTERM, before the guardian is killed */
+
+struct jail_slot {
+    int index;
+    uid_t uid;
+    char name[16]; /* the slot's root in the scratch directory */
+    int root_fd;
+};
+
+static const struct config *cfg;
+static struct seccomp_prog prog;
+static int rootfs_fd = -1, scratch_fd = -1;
+static int nslots;
+static struct jail_slot slots[MAX_SLOTS];
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The slot uids are the sandboxes' boundary: nothing else may run as them. */
+static int check_uids(char *err, size_t errlen)
+{
+    for (int i = 0; i < nslots; i++) {
+        int busy = uid_in_use(slots[i].uid);
+        if (busy != 0) {
+            snprintf(err, errlen,
+                     busy < 0 ? "cannot read /proc to check that nothing runs as uid %u"
+                              : "processes already run as uid %u: another pyexecd or a user has "
+                                "this uid; choose another --sandbox-uid range",
+                     (unsigned)slots[i].uid);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One root per slot, built fresh: whatever an earlier daemon left is removed first. */
+static int build_trees(struct jail_probe *p, char *err, size_t errlen)
+{
+    struct tree_stats st = {0};
+    long long start = now_ms();
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "slot-%d", i);
+        if (tree_remove(scratch_fd, name) != 0) {
+            snprintf(err, errlen, "scratch %s: remove %s: %s", cfg->scratch, name, strerror(errno));
+            return -1;
+        }
+    }
+    for (int i = 0; i < nslots; i++) {
+        struct jail_slot *s = &slots[i];
+        if (tree_build(rootfs_fd, scratch_fd, s->name, &st, err, errlen) != 0)
+            return -1;
+        s->root_fd = openat(scratch_fd, s->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (s->root_fd < 0) {
+            snprintf(err, errlen, "scratch: open %s: %s", s->name, strerror(errno));
+            return -1;
+        }
+    }
+    probe_add(p, "slot_roots", true, "%d x (%u dirs, %u hard links, %u symlinks) in %lld ms",
+              nslots, st.dirs, st.files, st.links, now_ms() - start);
+    probe_add(p, "devices", strcmp(st.devices, "character devices") == 0,
+              "/dev/null, zero, urandom: %s", st.devices);
+    return 0;
+}
+
+/* Orphans of a sandbox go to the guardian where it can be a subreaper, else to pid 1. */
+static void probe_reaper(struct jail_probe *p)
+{
+    if (guard_can_subreap()) {
+        probe_add(p, "reaper", true, "the guardian is each sandbox's subreaper");
+    } else if (getpid() == 1) {
+        probe_add(p, "reaper", false,
+                  "no subreaper here and pyexecd is pid 1: orphaned sandbox "
+                  "processes stay zombies; run it under an init (tini)");
+        log_warn("no PR_SET_CHILD_SUBREAPER and pyexecd is pid 1: processes a sandbox orphans "
+                 "are reparented to pyexecd, which does not reap them; run it under an init "
+                 "such as tini");
+    } else {
+        probe_add(p, "reaper", true, "no subreaper here: orphaned sandbox processes go to pid 1");
+    }
+}
+
+static int open_rootfs(struct jail_probe *p, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    if (realpath(cfg->rootfs, path) == NULL ||
+        (rootfs_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        snprintf(err, errlen, "rootfs %s: %s (build it with `make rootfs`)", cfg->rootfs,
+                 strerror(errno));
+        return -1;
+    }
+    probe_add(p, "rootfs", true, "%.90s", path);
+    return 0;
+}
+
+/* What no probe can fail: the limits as configured, for /health. */
+static void describe_limits(struct jail_probe *p)
+{
+    probe_add(p, "tmp", true, "private per slot (0700, slot uid), cap %lld MiB and %d entries",
+              (long long)cfg->tmp_mb, TMP_ENTRIES);
+    probe_add(p, "processes", true, "fork allowed; RLIMIT_NPROC %lld per slot uid",
+              (long long)cfg->pids);
+    probe_add(p, "network", true, "no namespace: socket() but AF_UNIX fails (EACCES)");
+    probe_add(p, "memory", true, "RLIMIT_AS %lld MiB per process (no cgroups)",
+              (long long)cfg->memory_mb);
+}
+
+static int init_steps(struct jail_probe *p, char *err, size_t errlen)
+{
+    char why[128];
+    if (open_rootfs(p, err, errlen) != 0)
+        return -1;
+    if ((scratch_fd = scratch_open(cfg->scratch, rootfs_fd, err, errlen)) < 0)
+        return -1;
+    probe_add(p, "scratch", true, "%.90s", cfg->scratch);
+    if (check_uids(err, errlen) != 0 || build_trees(p, err, errlen) != 0)
+        return -1;
+    probe_add(p, "uids", true, "%u-%u: one per slot, setgroups cleared, no capabilities",
+              (unsigned)slots[0].uid, (unsigned)slots[nslots - 1].uid);
+    if (seccomp_prog_build(&cloud_policy, &prog, err, errlen) != 0)
+        return -1;
+    probe_add(p, "seccomp", true, "api level %d, %s: a listed call ends the sandbox (%u insns)",
+              prog.api_level, prog.kill_action, prog.fprog.len);
+    if (probe_jail(slots[0].root_fd, slots[0].uid, &prog, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "the cloud jail cannot give its guarantees here: %s", why);
+        return -1;
+    }
+    probe_add(p, "jail", true, "chroot, setuid, RLIMIT_NPROC and the guardian's ptrace work");
+    probe_reaper(p);
+    describe_limits(p);
+    return 0;
+}
+
+int jail_init(const struct config *c, struct jail_probe *p, char *err, size_t errlen)
+{
+    cfg = c;
+    p->mode = "cloud";
+    p->hint = "the cloud jail needs root with Docker's default capabilities (chroot, setuid, "
+              "ptrace of its own children) and --scratch on the rootfs's file system";
+    nslots = (int)(c->max_sandboxes < MAX_SLOTS ? c->max_sandboxes : MAX_SLOTS);
+    for (int i = 0; i < nslots; i++) {
+        slots[i] = (struct jail_slot){.index = i, .uid = (uid_t)(c->sandbox_uid + i)};
+        slots[i].root_fd = -1;
+        snprintf(slots[i].name, sizeof(slots[i].name), "slot-%d", i);
+    }
+    if (init_steps(p, err, errlen) != 0) {
+        jail_shutdown(); /* a refusal leaves nothing in the scratch directory either */
+        return -1;
+    }
+    return 0;
+}
+
+void jail_shutdown(void)
+{
+    for (int i = 0; i < nslots; i++) {
+        if (slots[i].root_fd >= 0)
+            close(slots[i].root_fd);
+        slots[i].root_fd = -1;
+        if (scratch_fd >= 0 && tree_remove(scratch_fd, slots[i].name) != 0)
+            log_error("scratch: could not remove %s: %s", slots[i].name, strerror(errno));
+    }
+    seccomp_prog_free(&prog);
+    if (scratch_fd >= 0)
+        close(scratch_fd); /* and with it the lock */
+    if (rootfs_fd >= 0)
+        close(rootfs_fd);
+    scratch_fd = rootfs_fd = -1;
+}
+
+struct jail_slot *jail_slot_get(int n)
+{
+    return n >= 0 && n < nslots ? &slots[n] : NULL;
+}
+
+/* In the sandbox: from fork to exec. Every failure is reported with the step's name. */
+__attribute__((noreturn)) static void contain(const struct sandbox_pipes *p,
+                                              const struct jail_slot *slot)
+{
+    /* Traced before anything else: the guardian sees every thread and process made from here. */
+    if (guard_traceme() != 0)
+        sandbox_fail(p, "be traced by the guardian");
+    /* Its own session: nothing sent to the daemon's process group or terminal reaches it. */
+    if (setsid() < 0)
+        sandbox_fail(p, "setsid");
+    if (fchdir(slot->root_fd) != 0 || chroot(".") != 0 || chdir("/") != 0)
+        sandbox_fail(p, "chroot into the slot's root");
+    /* The bounding set needs CAP_SETPCAP, which leaving uid 0 takes away. */
+    if (sandbox_drop_bounding_caps() != 0)
+        sandbox_fail(p, "drop the bounding set");
+    if (sandbox_become(slot->uid, slot->uid) != 0)
+        sandbox_fail(p, "drop to the slot uid");
+    if (sandbox_drop_caps() != 0)
+        sandbox_fail(p, "drop capabilities");
+    if (sandbox_setup_fds(p) != 0)
+        sandbox_fail(p, "set up fds");
+    if (sandbox_reset_signals() != 0)
+        sandbox_fail(p, "reset signals");
+    if (seccomp_prog_load(&prog) != 0)
+        sandbox_fail(p, "load seccomp");
+    sandbox_exec_harness(p);
+}
+
+/* Moves fd to 3 and closes every other descriptor above 2: the guardian never execs, so the
+ * daemon's sockets and other sandboxes' pipes would otherwise stay open in it. */
+static int keep_only(int fd)
+{
+    if (fd != 3 && dup2(fd, 3) != 3)
+        return -1;
+    return close_range(4, INT_MAX, 0);
+}
+
+/* Between the daemon and the sandbox, for the sandbox's whole life. */
+__attribute__((noreturn)) static void guardian(struct sandbox_pipes *p, struct jail_slot *slot,
+                                               pid_t daemon)
+{
+    const char *step = "?";
+    struct guard g = {
+        .uid = slot->uid, .tmp_bytes = (uint64_t)cfg->tmp_mb * MIB, .tmp_entries = TMP_ENTRIES};
+    if (guard_prepare(daemon) != 0)
+        sandbox_fail(p, "guardian set-up");
+    if ((g.tmp_fd = scratch_tmp_open(slot->root_fd)) < 0)
+        sandbox_fail(p, "open the slot's /tmp");
+    pid_t pid = fork();
+    if (pid == 0)
+        contain(p, slot);
+    if (pid < 0)
+        sandbox_fail(p, "fork the sandbox");
+    if (guard_attach(pid) != 0 ||
+        rlimits_apply_to(pid, cfg, (struct rlimit_plan){.nproc = true, .stack = true}, &step) !=
+            0) {
+        int saved = errno;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, __WALL);
+        errno = saved;
+        sandbox_fail(p, step[0] == '?' ? "trace the sandbox" : step);
+    }
+    /* From here only the sandbox holds the pipes: their EOFs must mean what they say. */
+    pipes_close_all(p);
+    if (keep_only(g.tmp_fd) != 0) {
+        kill(pid, SIGKILL);
+        _exit(126);
+    }
+    g.tmp_fd = 3;
+    guard_watch(&g, pid);
+}
+
+int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
+{
+    struct sandbox_pipes p;
+    memset(sb, 0, sizeof(*sb));
+    sb->pid = -1;
+    sb->slot = slot;
+    sb->script_fd = sb->stdout_fd = sb->stderr_fd = sb->result_fd = -1;
+    if (scratch_tmp_create(slot->root_fd, slot->uid) != 0) {
+        snprintf(err, errlen, "create the slot's /tmp: %s", strerror(errno));
+        return -1;
+    }
+    if (pipes_open(&p) != 0) {
+        snprintf(err, errlen, "pipes: %s", strerror(errno));
+        jail_cleanup(sb, NULL);
+        return -1;
+    }
+    pid_t daemon = getpid();
+    pid_t pid = fork();
+    if (pid == 0)
+        guardian(&p, slot, daemon);
+    if (pid < 0) {
+        snprintf(err, errlen, "fork the guardian: %s", strerror(errno));
+        goto fail;
+    }
+    sb->pid = pid;
+    pipes_keep_parent_ends(&p, sb);
+    if (sandbox_await_exec(&p, pid, err, errlen) != 0) {
+        sandbox_close_fds(sb);
+        goto fail;
+    }
+    pipes_close_all(&p);
+    return 0;
+fail:
+    pipes_close_all(&p);
+    jail_cleanup(sb, NULL);
+    return -1;
+}
+
+/* Whether the guardian has not ended yet (it ends only once the whole sandbox has). It is this
+ * daemon's child: until reaped, its pid cannot name another process. */
+static bool guardian_running(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    if (pid <= 0 || waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return false; /* reaped already */
+    return si.si_pid == 0;
+}
+
+void jail_kill(struct jail_sandbox *sb)
+{
+    const struct timespec pause = {0, 1000000};
+    if (!guardian_running(sb->pid))
+        return;
+    /* The guardian kills every task of the sandbox by id, as root: nothing in the sandbox can stop
+     * that (a helper with the slot uid could be killed by the sandbox first). */
+    kill(sb->pid, SIGTERM);
+    for (int ms = 0; ms < GUARDIAN_GRACE_MS; ms++) {
+        if (!guardian_running(sb->pid))
+            return;
+        nanosleep(&pause, NULL);
+    }
+    /* A guardian that does not end: killed, it takes its tracees with it (PTRACE_O_EXITKILL). */
+    log_error("slot %d: the guardian did not end the sandbox within %d ms; killing it",
+              sb->slot->index, GUARDIAN_GRACE_MS);
+    kill(sb->pid, SIGKILL);
+}
+
+void jail_cleanup(struct jail_sandbox *sb, struct jail_outcome *out)
+{
+    struct jail_slot *slot = sb->slot;
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    /* The guardian ends only when no process it traced is left, and every process of the sandbox
+     * was traced from its first instruction (or killed with a dying guardian, PTRACE_O_EXITKILL):
+     * once it is reaped, nothing can rename inside /tmp any more. One more sweep for the failure
+     * paths, where the guardian was killed. */
+    if (uid_sweep(slot->uid) != 0)
+        log_error("slot %d: killing the processes of uid %u: %s", slot->index, (unsigned)slot->uid,
+                  strerror(errno));
+    if (scratch_tmp_remove(slot->root_fd) != 0)
+        log_error("slot %d: removing its /tmp: %s", slot->index, strerror(errno));
+}

@@ -1,0 +1,31 @@
+/* Walking directory trees that a sandbox wrote: never following a symlink, using only system
+ * calls (the guardian runs them in a process forked from the threaded daemon). */
+#ifndef PYEXECD_CLOUD_FS_H
+#define PYEXECD_CLOUD_FS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What a tree holds, and the caps past which a walk stops counting. */
+struct fs_usage {
+    uint64_t bytes;   /* allocated bytes (st_blocks), entries included */
+    uint64_t entries; /* files, directories, links, fifos, sockets */
+    uint64_t max_bytes, max_entries;
+    int max_depth; /* deeper directories count as too many entries */
+    bool too_many; /* max_entries or max_depth was passed: the walk stopped, counts are partial */
+};
+
+/* Adds up everything below the directory dirfd (not dirfd itself). Bytes past max_bytes do not
+ * stop the walk (the caller compares); entries or depth past theirs do. Async-signal-safe. */
+void fs_usage_walk(int dirfd, struct fs_usage *u);
+
+/* Removes dirfd/name and everything below it, at any depth. The tree must be quiescent: nothing
+ * may rename inside it meanwhile (the walk climbs back up with ".."). 0, or -1 with errno. */
+int fs_remove(int dirfd, const char *name);
+
+/* Calls fn for every entry of the directory dirfd except "." and "..": stops at the first
+ * non-zero return and returns it; -1 with errno when reading the directory fails. */
+int fs_each_entry(int dirfd, int (*fn)(int dirfd, const char *name, unsigned char type, void *arg),
+                  void *arg);
+
+#endif
