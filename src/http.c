@@ -20,6 +20,9 @@
 
 #define BACKLOG 1024
 #define DRAIN_TICK_MS 50
+#define DRAIN_CLOSE_MS 1000 /* after the drain time, how long replies may take to go out */
+
+static bool draining; /* replies close their connection */
 
 long long now_ms(void)
 {
@@ -35,6 +38,8 @@ static void add_header(evhtp_request_t *req, const char *k, const char *v)
 
 void http_send_json(evhtp_request_t *req, int status, struct evbuffer *body)
 {
+    if (draining)
+        evhtp_request_set_keepalive(req, 0);
     add_header(req, "Content-Type", "application/json");
     add_header(req, "Cache-Control", "no-store");
     evbuffer_add_buffer(req->buffer_out, body);
@@ -47,6 +52,7 @@ static void send_error(evhtp_request_t *req, enum err_type t, const char *msg)
     if (b == NULL || response_error(t, msg, b) != 0) {
         if (b != NULL)
             evbuffer_free(b);
+        evhtp_request_set_keepalive(req, 0);
         evhtp_send_reply(req, 500);
         return;
     }
@@ -102,7 +108,10 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
     struct server *srv = arg;
     (void)fd;
     (void)what;
-    if (srv->inflight == 0) {
+    /* Done when every reply has gone out and its connection closed. */
+    http_close_idle_connections();
+    if (srv->inflight == 0 &&
+        (http_open_connections() == 0 || now_ms() >= srv->drain_deadline + DRAIN_CLOSE_MS)) {
         event_base_loopexit(srv->base, NULL);
         return;
     }
@@ -124,6 +133,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     log_info("signal %d: draining %ld request(s), up to %lld ms", (int)sig, srv->inflight,
              (long long)srv->cfg->drain_ms);
     srv->draining = true;
+    draining = true;
     srv->drain_deadline = now_ms() + srv->cfg->drain_ms;
     admission_drain();
     evhtp_unbind_socket(srv->htp);

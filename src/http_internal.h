@@ -33,8 +33,11 @@ void http_answer(evhtp_request_t *req, enum err_type t, const char *msg);
 void http_answer_early(evhtp_request_t *req, enum err_type t, const char *msg);
 bool http_finished(const evhtp_request_t *req);
 
-/* http_limits.c: per-connection hooks (header count, body cap, request deadline). */
+/* http_limits.c: per-connection hooks (header count, body cap, request deadline), and the
+ * list of open connections a drain waits for. */
 evhtp_res http_limits_on_accept(evhtp_connection_t *conn, void *arg);
+int http_open_connections(void);
+void http_close_idle_connections(void);
 
 /* execute.c and health.c: the two routes. */
 void execute_handle(struct server *srv, evhtp_request_t *req);

@@ -5,6 +5,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <stdlib.h>
+#include <sys/queue.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -13,7 +14,12 @@
 
 #define MAX_HEADERS 64
 
+/* Every open connection, so a drain can close the idle ones and wait for the rest. */
+static TAILQ_HEAD(, conn_state) conns = TAILQ_HEAD_INITIALIZER(conns);
+static int nconns;
+
 struct conn_state {
+    TAILQ_ENTRY(conn_state) link;
     struct server *srv;
     evhtp_connection_t *conn;
     struct event *deadline;
@@ -102,6 +108,8 @@ static evhtp_res on_fini(evhtp_connection_t *conn, void *arg)
     struct conn_state *cs = arg;
     if (cs->input_cb != NULL)
         evbuffer_remove_cb_entry(bufferevent_get_input(conn->bev), cs->input_cb);
+    TAILQ_REMOVE(&conns, cs, link);
+    nconns--;
     event_free(cs->deadline);
     free(cs);
     return EVHTP_RES_OK;
@@ -123,10 +131,33 @@ evhtp_res http_limits_on_accept(evhtp_connection_t *conn, void *arg)
         free(cs);
         return EVHTP_RES_ERROR;
     }
+    TAILQ_INSERT_TAIL(&conns, cs, link);
+    nconns++;
     evhtp_connection_set_hook(conn, evhtp_hook_on_headers_start, (evhtp_hook)on_headers_start, cs);
     evhtp_connection_set_hook(conn, evhtp_hook_on_header, (evhtp_hook)on_header, cs);
     evhtp_connection_set_hook(conn, evhtp_hook_on_headers, (evhtp_hook)on_headers, cs);
     evhtp_connection_set_hook(conn, evhtp_hook_on_read, (evhtp_hook)on_read, cs);
     evhtp_connection_set_hook(conn, evhtp_hook_on_connection_fini, (evhtp_hook)on_fini, cs);
     return EVHTP_RES_OK;
+}
+
+int http_open_connections(void)
+{
+    return nconns;
+}
+
+/* A connection between requests, with its last reply written out, is shut down; evhtp then
+ * frees it. The others close after their reply (replies turn keep-alive off while draining). */
+void http_close_idle_connections(void)
+{
+    struct conn_state *cs;
+    TAILQ_FOREACH(cs, &conns, link)
+    {
+        evhtp_connection_t *c = cs->conn;
+        bool idle = c->request == NULL ||
+                    (http_finished(c->request) && !(c->flags & EVHTP_CONN_FLAG_PAUSED) &&
+                     evbuffer_get_length(bufferevent_get_output(c->bev)) == 0);
+        if (idle)
+            shutdown(c->sock, SHUT_RDWR);
+    }
 }
