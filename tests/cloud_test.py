@@ -13,6 +13,7 @@ inside a gVisor sandbox next to the daemon. Every test is skipped unless /health
 import os
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -195,6 +196,11 @@ def cloud_concurrent_sandboxes_have_distinct_uids():
     if CFG.max_sandboxes < 2:
         raise Skip("needs two sandboxes")
     out = [None, None]
+    # Both slots must be free, or the pair runs one after the other in one slot: a sandbox of an
+    # earlier test may still be ending on the server after its client returned.
+    deadline = time.monotonic() + 30
+    while health().json["sandboxes"]["running"] > 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
 
     def one(i):
         out[i] = execute("import os, time\ndef main():\n    time.sleep(1.5)\n"
