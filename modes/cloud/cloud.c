@@ -316,12 +316,8 @@ int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_
         goto fail;
     }
     sb->pid = pid;
-    pipes_keep_parent_ends(&p, sb);
-    if (sandbox_await_exec(&p, pid, err, errlen) != 0) {
-        sandbox_close_fds(sb);
+    if (sandbox_handover(&p, sb, err, errlen) != 0)
         goto fail;
-    }
-    pipes_close_all(&p);
     return 0;
 fail:
     pipes_close_all(&p);

@@ -79,6 +79,17 @@ void sandbox_close_fds(struct jail_sandbox *sb)
     close_fd(&sb->result_fd);
 }
 
+int sandbox_handover(struct sandbox_pipes *p, struct jail_sandbox *sb, char *err, size_t errlen)
+{
+    pipes_keep_parent_ends(p, sb);
+    if (sandbox_await_exec(p, sb->pid, err, errlen) != 0) {
+        sandbox_close_fds(sb);
+        return -1;
+    }
+    pipes_close_all(p);
+    return 0;
+}
+
 int sandbox_release(struct sandbox_pipes *p)
 {
     char go = 'g';

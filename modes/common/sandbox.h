@@ -26,6 +26,9 @@ void pipes_close_all(struct sandbox_pipes *p);
 void pipes_keep_parent_ends(struct sandbox_pipes *p, struct jail_sandbox *sb);
 void sandbox_close_fds(struct jail_sandbox *sb);
 int sandbox_release(struct sandbox_pipes *p);
+/* The supervisor's side once the sandbox runs: keeps its pipe ends in sb, waits for the exec
+ * of the harness (or the failed step, then reaps sb->pid and closes sb's fds). */
+int sandbox_handover(struct sandbox_pipes *p, struct jail_sandbox *sb, char *err, size_t errlen);
 /* Waits for the sandbox to exec the harness or report a failed step (then reaps it). */
 int sandbox_await_exec(struct sandbox_pipes *p, pid_t pid, char *err, size_t errlen);
 
