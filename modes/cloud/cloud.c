@@ -236,15 +236,7 @@ __attribute__((noreturn)) static void contain(const struct sandbox_pipes *p,
         sandbox_fail(p, "drop the bounding set");
     if (sandbox_become(slot->uid, slot->uid) != 0)
         sandbox_fail(p, "drop to the slot uid");
-    if (sandbox_drop_caps() != 0)
-        sandbox_fail(p, "drop capabilities");
-    if (sandbox_setup_fds(p) != 0)
-        sandbox_fail(p, "set up fds");
-    if (sandbox_reset_signals() != 0)
-        sandbox_fail(p, "reset signals");
-    if (seccomp_prog_load(&prog) != 0)
-        sandbox_fail(p, "load seccomp");
-    sandbox_exec_harness(p);
+    sandbox_enter(p, &prog);
 }
 
 /* Moves fd to 3 and closes every other descriptor above 2: the guardian never execs, so the

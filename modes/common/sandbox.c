@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../jail.h"
+#include "seccomp.h"
 
 #define HARNESS "/opt/pyexecd/harness.py"
 #define PYTHON "/usr/bin/python3"
@@ -220,6 +221,20 @@ int sandbox_become(uid_t uid, gid_t gid)
     if (syscall(SYS_setresgid, gid, gid, gid) != 0)
         return -1;
     return (int)syscall(SYS_setresuid, uid, uid, uid);
+}
+
+void sandbox_enter(const struct sandbox_pipes *p, const struct seccomp_prog *prog)
+{
+    if (sandbox_drop_caps() != 0)
+        sandbox_fail(p, "drop capabilities");
+    if (sandbox_setup_fds(p) != 0)
+        sandbox_fail(p, "set up fds");
+    if (sandbox_reset_signals() != 0)
+        sandbox_fail(p, "reset signals");
+    /* Last: the filter is then in force for everything the harness does. */
+    if (seccomp_prog_load(prog) != 0)
+        sandbox_fail(p, "load seccomp");
+    sandbox_exec_harness(p);
 }
 
 void sandbox_exec_harness(const struct sandbox_pipes *p)

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 struct jail_sandbox;
+struct seccomp_prog;
 
 /* [0] read end, [1] write end. */
 struct sandbox_pipes {
@@ -44,5 +45,8 @@ int sandbox_drop_bounding_caps(void);
 int sandbox_drop_caps(void);
 int sandbox_become(uid_t uid, gid_t gid);
 __attribute__((noreturn)) void sandbox_exec_harness(const struct sandbox_pipes *p);
+/* Every jail's last steps, in this order: capabilities, fds, signals, seccomp, exec. */
+__attribute__((noreturn)) void sandbox_enter(const struct sandbox_pipes *p,
+                                             const struct seccomp_prog *prog);
 
 #endif

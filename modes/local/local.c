@@ -136,15 +136,7 @@ __attribute__((noreturn)) static void contain(const struct sandbox_pipes *p)
     /* After the uid change, which clears it: the sandbox dies with the daemon's worker. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
         sandbox_fail(p, "parent death signal");
-    if (sandbox_drop_caps() != 0)
-        sandbox_fail(p, "drop capabilities");
-    if (sandbox_setup_fds(p) != 0)
-        sandbox_fail(p, "set up fds");
-    if (sandbox_reset_signals() != 0)
-        sandbox_fail(p, "reset signals");
-    if (seccomp_prog_load(&prog) != 0)
-        sandbox_fail(p, "load seccomp");
-    sandbox_exec_harness(p);
+    sandbox_enter(p, &prog);
 }
 
 int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
