@@ -300,19 +300,6 @@ run_suite() { # run_suite NAME DAEMON SCRIPT ARGS...
     fi
 }
 
-# other_daemons: pids of pyexecd processes on this host that this run did not start.
-other_daemons() {
-    local p comm out=
-    for p in /proc/[0-9]*; do
-        comm=$(cat "$p/comm" 2>/dev/null) || continue
-        case $comm in pyexecd | memcheck-*) ;; *) continue ;; esac
-        case " $OUR_PIDS " in *" ${p#/proc/} "*) continue ;; esac
-        [ "$(state_of "${p#/proc/}")" = Z ] && continue
-        out+="${p#/proc/} "
-    done
-    echo "${out% }"
-}
-
 # check_leftovers NAME: after a daemon exited, nothing of its sandboxes may remain.
 check_leftovers() {
     local name=$1 procs mounts cgroups files t0
@@ -363,15 +350,9 @@ EOF
     fi
     cgroups=
     [ ${#dirs[@]} -gt 0 ] && cgroups=$(find "${dirs[@]}" -mindepth 1 -maxdepth 3 -type d 2>/dev/null)
-    # Another pyexecd on this host (not started by this run) owns sandbox cgroups of its own: then
-    # only directories named after one of this run's daemon pids count.
-    local foreign
-    foreign=$(other_daemons)
-    if [ -n "$cgroups" ] && [ -n "$foreign" ]; then
-        echo "# note: other pyexecd processes run on this host ($foreign): only cgroups named" \
-            "after this run's daemons ($OUR_PIDS) are checked"
-        cgroups=$(echo "$cgroups" | grep -E "[-_./]($(echo $OUR_PIDS | tr ' ' '|'))([-_./]|\$)")
-    fi
+    # Each daemon owns pyexecd/<pid>-<nonce>; others on this host (containers, killed runs) are
+    # not this run's business.
+    cgroups=$(echo "$cgroups" | grep -E "/pyexecd/($(echo $OUR_PIDS | tr ' ' '|'))-" || true)
     if [ -z "$cgroups" ]; then
         pass "${name}_leaves_no_sandbox_cgroups"
     else

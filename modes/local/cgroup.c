@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +24,17 @@ static char v2_parent[PATH_MAX]; /* where sandbox cgroups are created on v2 */
 /* This daemon's own parents below the shared pyexecd ones: daemons sharing a host never touch
  * each other's cgroups, and the shared parents are never removed. */
 static char v1_mem[PATH_MAX], v1_pids[PATH_MAX];
+/* "<pid>-<random>": daemons in containers share a host hierarchy and are often all pid 1. */
+static char instance[32];
+
+static int instance_init(void)
+{
+    unsigned int nonce;
+    if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+        return -1;
+    snprintf(instance, sizeof(instance), "%d-%08x", (int)getpid(), nonce);
+    return 0;
+}
 
 static int path_join(char out[PATH_MAX], const char *dir, const char *name)
 {
@@ -86,10 +98,8 @@ static const char *dirname_of(const char *path)
 
 static bool v1_usable(void)
 {
-    char own[32];
-    snprintf(own, sizeof(own), "%d", (int)getpid());
-    return make_dir(V1_MEM) && make_dir(V1_PIDS) && path_join(v1_mem, V1_MEM, own) == 0 &&
-           path_join(v1_pids, V1_PIDS, own) == 0 && make_dir(v1_mem) && make_dir(v1_pids);
+    return make_dir(V1_MEM) && make_dir(V1_PIDS) && path_join(v1_mem, V1_MEM, instance) == 0 &&
+           path_join(v1_pids, V1_PIDS, instance) == 0 && make_dir(v1_mem) && make_dir(v1_pids);
 }
 
 /* v2 forbids processes in a cgroup that hands controllers to children, so the daemon moves
@@ -107,8 +117,8 @@ static bool v2_usable(char *why, size_t len)
     own[strcspn(own, "\n")] = '\0';
     if (path_join(base, V2_ROOT, own[0] == '/' ? own + 1 : own) != 0)
         return false;
-    char mine[32];
-    snprintf(mine, sizeof(mine), "pyexecd/%d", (int)getpid());
+    char mine[48];
+    snprintf(mine, sizeof(mine), "pyexecd/%s", instance);
     if (path_join(leaf, base, "pyexecd-daemon") != 0 || path_join(v2_parent, base, mine) != 0)
         return false;
     const char *step = "create the daemon's leaf cgroup";
@@ -128,10 +138,14 @@ static bool v2_usable(char *why, size_t len)
 enum cgroup_version cgroup_init(char *detail, size_t len)
 {
     char why[PATH_MAX + 128] = "no writable cgroup hierarchy";
-    if (v1_usable()) {
+    bool named = instance_init() == 0;
+    if (!named)
+        snprintf(why, sizeof(why), "getrandom: %s", strerror(errno));
+    if (named && v1_usable()) {
         version = CGROUP_V1;
         snprintf(detail, len, "v1 (memory, pids)");
-    } else if (access(V2_ROOT "/cgroup.controllers", R_OK) == 0 && v2_usable(why, sizeof(why))) {
+    } else if (named && access(V2_ROOT "/cgroup.controllers", R_OK) == 0 &&
+               v2_usable(why, sizeof(why))) {
         version = CGROUP_V2;
         snprintf(detail, len, "v2 (memory, pids)");
     } else {
