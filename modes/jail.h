@@ -57,6 +57,11 @@ struct jail_slot *jail_slot_get(int n);
  * nothing is left running. */
 int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen);
 
+/* On the slot's worker, between requests (after the reply went out): gets the slot's next
+ * sandbox ready ahead of time, so a request need not wait for it (warm start). Jails that start
+ * sandboxes on demand do nothing here. */
+void jail_slot_prepare(struct jail_slot *slot);
+
 /* Kills every process of the sandbox (it may be called more than once). */
 void jail_kill(struct jail_sandbox *sb);
 

@@ -20,7 +20,6 @@ export PATH=$PATH:/usr/sbin:/sbin
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 packages_txt=$here/packages.txt
-harness_src=$here/harness.py
 harness_dir=/opt/pyexecd
 
 step=start
@@ -38,13 +37,16 @@ rootfs_python() { local root=$1; shift; chroot "$root" /usr/bin/python3 -I "$@" 
 compile_opts=(-q --invalidation-mode unchecked-hash)
 
 install_harness() {
-    local root=$1
-    step "install the harness at $harness_dir/harness.py"
+    local root=$1 f
+    step "install the harness and the zygote in $harness_dir"
     install -d -m 0755 -o root -g root "$root$harness_dir"
-    install -m 0644 -o root -g root "$harness_src" "$root$harness_dir/harness.py.new"
-    mv -f "$root$harness_dir/harness.py.new" "$root$harness_dir/harness.py"
+    for f in harness.py zygote.py; do
+        install -m 0644 -o root -g root "$here/$f" "$root$harness_dir/$f.new"
+        mv -f "$root$harness_dir/$f.new" "$root$harness_dir/$f"
+    done
     # -f: the old .pyc carries no timestamp that would tell compileall it is stale.
-    rootfs_python "$root" -m compileall "${compile_opts[@]}" -f "$harness_dir/harness.py"
+    rootfs_python "$root" -m compileall "${compile_opts[@]}" -f "$harness_dir/harness.py" \
+        "$harness_dir/zygote.py"
 }
 
 usage() { echo "usage: $0 [--harness] OUT" >&2; exit 2; }

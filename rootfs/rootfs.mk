@@ -1,7 +1,8 @@
 # pyexecd's read-only Python rootfs; included by the top-level Makefile.
 #
 #   make rootfs   build $(ROOTFS) if rootfs/build.sh or rootfs/packages.txt changed (downloads
-#                 packages), and reinstall only the harness if rootfs/harness.py changed (cheap)
+#                 packages), and reinstall only the harness and zygote if rootfs/harness.py or
+#                 rootfs/zygote.py changed (cheap)
 #
 # Both need root, like rootfs/build.sh. rootfs/check.sh $(ROOTFS) tests the result.
 
@@ -18,10 +19,11 @@ $(ROOTFS)/.pyexecd-stamp: $(ROOTFS_SRC)/build.sh $(ROOTFS_SRC)/packages.txt
 
 # A full build installs the harness too, and leaves it newer than its source, so this runs only
 # when the harness alone changed. Order-only: a rebuilt rootfs must not reinstall it again.
-$(ROOTFS)/opt/pyexecd/harness.py: $(ROOTFS_SRC)/harness.py | $(ROOTFS)/.pyexecd-stamp
+$(ROOTFS)/opt/pyexecd/harness.py $(ROOTFS)/opt/pyexecd/zygote.py &: $(ROOTFS_SRC)/harness.py \
+		$(ROOTFS_SRC)/zygote.py | $(ROOTFS)/.pyexecd-stamp
 	$(ROOTFS_SRC)/build.sh --harness $(ROOTFS)
 
-$(ROOTFS): $(ROOTFS)/.pyexecd-stamp $(ROOTFS)/opt/pyexecd/harness.py
+$(ROOTFS): $(ROOTFS)/.pyexecd-stamp $(ROOTFS)/opt/pyexecd/harness.py $(ROOTFS)/opt/pyexecd/zygote.py
 
 .PHONY: rootfs
 rootfs: $(ROOTFS)

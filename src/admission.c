@@ -38,10 +38,19 @@ static struct job *take(void)
     return j;
 }
 
+static bool is_draining(void)
+{
+    pthread_mutex_lock(&lock);
+    bool d = draining || stopping;
+    pthread_mutex_unlock(&lock);
+    return d;
+}
+
 static void *worker(void *arg)
 {
     struct jail_slot *slot = jail_slot_get((int)(intptr_t)arg);
     struct job *j;
+    jail_slot_prepare(slot);
     while ((j = take()) != NULL) {
         if (j->res.err == ERR_NONE)
             supervisor_run(cfg, slot, j->script, j->len, &j->res);
@@ -51,6 +60,8 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&lock);
         /* Hand the job back to the HTTP thread; it owns (and frees) it from here on. */
         event_active(j->done_ev, EV_READ, 0);
+        if (!is_draining())
+            jail_slot_prepare(slot);
     }
     return NULL;
 }

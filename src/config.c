@@ -62,6 +62,10 @@ static const struct setting settings[] = {
       "on SIGTERM, how long running requests may finish (ms)"),
     N(sandbox_uid, "sandbox-uid", "PYEXECD_SANDBOX_UID", 1000, 2000000000, "100000",
       "first host uid/gid for sandboxes; slot n runs as this + n"),
+    N(warm_start, "warm-start", "PYEXECD_WARM_START", 0, 1, "1",
+      "1: fork sandboxes from a zygote with --preload imported; 0: a cold python3 per request"),
+    S(preload, "preload", "PYEXECD_PRELOAD", "numpy,pandas",
+      "modules the zygote imports ahead of requests (comma-separated)"),
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 

@@ -28,6 +28,8 @@ struct config {
     int64_t request_ms;    /* deadline for a client to send its whole request */
     int64_t drain_ms;      /* on SIGTERM, how long running requests may finish */
     int64_t sandbox_uid;   /* first host uid/gid used for sandboxes (one per slot) */
+    int64_t warm_start;    /* 1: sandboxes are forked from a warm zygote */
+    const char *preload;   /* modules the zygote imports, comma-separated */
 };
 
 /* Fills cfg from defaults, then the environment, then argv. Returns 0, 1 when --help was printed,

@@ -37,7 +37,7 @@ expect_refusal bad_number_is_refused "wall-ms=ten is not a whole number" --wall-
 expect_refusal missing_rootfs_is_refused "rootfs $work/none: No such file" --rootfs "$work/none"
 mkdir -p "$work/empty"
 expect_refusal broken_rootfs_names_the_failed_step \
-    "sandbox set-up failed: [a-z /]+: No such file or directory" --rootfs "$work/empty"
+    "sandbox set-up failed: (zygote: )?[a-z /]+: No such file or directory" --rootfs "$work/empty"
 if grep -q "self-test failed" "$work/broken_rootfs_names_the_failed_step.log" &&
     grep -q "refusing to start: the jail could not run a script; " \
         "$work/broken_rootfs_names_the_failed_step.log"; then

@@ -319,6 +319,12 @@ fail:
 
 /* Whether the guardian has not ended yet (it ends only once the whole sandbox has). It is this
  * daemon's child: until reaped, its pid cannot name another process. */
+/* Warm start is not built for this jail yet: every sandbox starts cold, on demand. */
+void jail_slot_prepare(struct jail_slot *slot)
+{
+    (void)slot;
+}
+
 static bool guardian_running(pid_t pid)
 {
     siginfo_t si;

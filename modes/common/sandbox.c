@@ -239,6 +239,12 @@ void sandbox_enter(const struct sandbox_pipes *p, const struct seccomp_prog *pro
 
 void sandbox_exec_harness(const struct sandbox_pipes *p)
 {
+    sandbox_exec_python(HARNESS, NULL);
+    sandbox_fail(p, "execve " PYTHON);
+}
+
+void sandbox_exec_python(const char *script, const char *arg)
+{
     /* A fixed environment: nothing of the daemon's leaks in. One BLAS thread: the pids
      * limit and the CPU share are per sandbox. */
     char *const envp[] = {
@@ -252,7 +258,6 @@ void sandbox_exec_harness(const struct sandbox_pipes *p)
     };
     /* -I: ignore PYTHON* variables and the user site; -B: the tree is read-only; -u: what the
      * script printed reaches the pipe even if it ends with os._exit. */
-    char *const argv[] = {"python3", "-I", "-B", "-u", HARNESS, NULL};
+    char *const argv[] = {"python3", "-I", "-B", "-u", (char *)script, (char *)arg, NULL};
     execve(PYTHON, argv, envp);
-    sandbox_fail(p, "execve " PYTHON);
 }

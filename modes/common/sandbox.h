@@ -45,6 +45,9 @@ int sandbox_drop_bounding_caps(void);
 int sandbox_drop_caps(void);
 int sandbox_become(uid_t uid, gid_t gid);
 __attribute__((noreturn)) void sandbox_exec_harness(const struct sandbox_pipes *p);
+/* execve of the rootfs's python3 with the fixed environment: `python3 -I -B -u script [arg]`.
+ * Returns only on failure. */
+void sandbox_exec_python(const char *script, const char *arg);
 /* Every jail's last steps, in this order: capabilities, fds, signals, seccomp, exec. */
 __attribute__((noreturn)) void sandbox_enter(const struct sandbox_pipes *p,
                                              const struct seccomp_prog *prog);

@@ -6,7 +6,12 @@
  *   supervisor: uid/gid maps (user.c), rlimits, cgroup (cgroup.c), then "go"
  *   sandbox: session, cgroup namespace, mounts + pivot_root (mnt.c), hostname, uid/gid,
  *            death signal, capabilities, fds, signals, seccomp, exec
- * The new net namespace has only a loopback device that is down: no network at all. */
+ * The new net namespace has only a loopback device that is down: no network at all.
+ *
+ * Warm start (zygote.c) changes who clones: the zygote, which already imported numpy and pandas,
+ * clones the sandbox into fresh pid, mount, net, ipc and uts namespaces inside its own user
+ * namespace, as the daemon's child; the steps from "rlimits" on are the same. Each slot keeps
+ * one such sandbox ready (jail_slot_prepare), so a request only hands it the script. */
 #include "../jail.h"
 
 #include <errno.h>
@@ -32,6 +37,7 @@
 #include "mnt.h"
 #include "policy.h"
 #include "user.h"
+#include "zygote.h"
 
 #define NS_FLAGS                                                                                   \
     (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
@@ -40,6 +46,7 @@ struct jail_slot {
     int index;
     unsigned long runs;
     struct cgroup cg;
+    struct jail_sandbox ready; /* warm start: the next sandbox, waiting for a script */
 };
 
 static const struct config *cfg;
@@ -100,13 +107,35 @@ int jail_init(const struct config *c, struct jail_probe *p, char *err, size_t er
               prog.kill_action, prog.fprog.len);
     cgv = cgroup_init(detail, sizeof(detail));
     probe_add(p, "cgroup", cgv != CGROUP_NONE, "%s", detail);
-    for (int i = 0; i < (int)(sizeof(slots) / sizeof(slots[0])); i++)
+    for (int i = 0; i < (int)(sizeof(slots) / sizeof(slots[0])); i++) {
         slots[i].index = i;
+        slots[i].ready.pid = -1;
+    }
+    zygote_init(rootfs, c, &prog);
+    probe_add(p, "warm_start", true, c->warm_start ? "zygote, preloaded: %.60s" : "off",
+              c->preload);
     return 0;
+}
+
+/* Kills and reaps a sandbox that never ran a script, and removes its cgroup. */
+static void discard(struct jail_sandbox *sb)
+{
+    if (sb->pid > 0) {
+        kill(sb->pid, SIGKILL);
+        while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    sb->pid = -1;
+    sandbox_close_fds(sb);
+    cgroup_destroy(&sb->slot->cg, NULL);
 }
 
 void jail_shutdown(void)
 {
+    for (int i = 0; i < (int)(sizeof(slots) / sizeof(slots[0])); i++)
+        if (slots[i].ready.pid > 0)
+            discard(&slots[i].ready);
+    zygote_stop();
     cgroup_shutdown();
     seccomp_prog_free(&prog);
 }
@@ -127,7 +156,8 @@ __attribute__((noreturn)) static void contain(const struct sandbox_pipes *p)
     /* After the supervisor moved us into our cgroup: the namespace's root is that cgroup. */
     if (cgv != CGROUP_NONE && unshare(CLONE_NEWCGROUP) != 0)
         sandbox_fail(p, "cgroup namespace");
-    if (mnt_setup(rootfs, cfg->tmp_mb, SANDBOX_UID, &step) != 0)
+    struct mnt_plan plan = {.tmp_mb = cfg->tmp_mb, .tmp_uid = SANDBOX_UID};
+    if (mnt_setup(rootfs, &plan, &step) != 0)
         sandbox_fail(p, step);
     if (sethostname("sandbox", 7) != 0)
         sandbox_fail(p, "hostname");
@@ -139,12 +169,35 @@ __attribute__((noreturn)) static void contain(const struct sandbox_pipes *p)
     sandbox_enter(p, &prog);
 }
 
-int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
+/* The sandbox's first process: cloned by the daemon (cold) or by the zygote (warm). */
+static pid_t launch(struct jail_slot *slot, struct sandbox_pipes *p, char *err, size_t errlen)
+{
+    const char *step = "?";
+    if (cfg->warm_start)
+        return zygote_spawn(p, slot->index, cgv != CGROUP_NONE, err, errlen);
+    /* A raw clone: the child runs only async-signal-safe code until exec. */
+    pid_t pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid == 0)
+        contain(p);
+    if (pid < 0) {
+        snprintf(err, errlen, "clone: %s", strerror(errno));
+        return -1;
+    }
+    if (user_map(pid, (unsigned)(cfg->sandbox_uid + slot->index), &step) != 0) {
+        snprintf(err, errlen, "%s: %s", step, strerror(errno));
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return -1;
+    }
+    return pid;
+}
+
+static int start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
 {
     struct sandbox_pipes p;
     const char *step = "?";
     char name[64];
-    unsigned host_id = (unsigned)(cfg->sandbox_uid + slot->index);
 
     memset(sb, 0, sizeof(*sb));
     sb->pid = -1;
@@ -159,17 +212,11 @@ int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_
         pipes_close_all(&p);
         return -1;
     }
-    /* A raw clone: the child runs only async-signal-safe code until exec. */
-    pid_t pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
-    if (pid == 0)
-        contain(&p);
-    if (pid < 0) {
-        snprintf(err, errlen, "clone: %s", strerror(errno));
+    pid_t pid = launch(slot, &p, err, errlen);
+    if (pid < 0)
         goto fail;
-    }
     sb->pid = pid;
-    if (user_map(pid, host_id, &step) != 0 ||
-        rlimits_apply_to(pid, cfg, (struct rlimit_plan){.nproc = true}, &step) != 0 ||
+    if (rlimits_apply_to(pid, cfg, (struct rlimit_plan){.nproc = true}, &step) != 0 ||
         (step = "cgroup attach", cgroup_attach(&slot->cg, pid)) != 0 ||
         (step = "release the sandbox", sandbox_release(&p)) != 0) {
         snprintf(err, errlen, "%s: %s", step, strerror(errno));
@@ -185,6 +232,32 @@ fail:
     pipes_close_all(&p);
     jail_cleanup(sb, NULL);
     return -1;
+}
+
+int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
+{
+    struct jail_sandbox *ready = &slot->ready;
+    if (ready->pid > 0) {
+        /* Ready since the last request; unless something killed it while it waited. */
+        if (waitpid(ready->pid, NULL, WNOHANG) == 0) {
+            *sb = *ready;
+            ready->pid = -1;
+            return 0;
+        }
+        log_warn("slot %d: its ready sandbox died while waiting; starting another", slot->index);
+        ready->pid = -1;
+        discard(ready);
+    }
+    return start(slot, sb, err, errlen);
+}
+
+void jail_slot_prepare(struct jail_slot *slot)
+{
+    char err[256];
+    if (!cfg->warm_start || slot->ready.pid > 0)
+        return;
+    if (start(slot, &slot->ready, err, sizeof(err)) != 0)
+        log_warn("slot %d: no sandbox ready ahead of time: %s", slot->index, err);
 }
 
 void jail_kill(struct jail_sandbox *sb)

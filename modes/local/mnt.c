@@ -56,7 +56,7 @@ static int mount_devices(const char *root, const char **step)
     return 0;
 }
 
-int mnt_setup(const char *root, int64_t tmp_mb, unsigned uid, const char **step)
+int mnt_setup(const char *root, const struct mnt_plan *plan, const char **step)
 {
     char tmp[PATHLEN], proc[PATHLEN], opts[128];
     /* Nothing we mount may propagate back to the host's namespace. */
@@ -66,13 +66,23 @@ int mnt_setup(const char *root, int64_t tmp_mb, unsigned uid, const char **step)
     /* Writable places are mounted before the root turns read-only, on top of it. */
     TRY("path of /tmp", path_in(tmp, root, "tmp"));
     snprintf(opts, sizeof(opts), "size=%lldm,nr_inodes=16384,mode=0700,uid=%u,gid=%u",
-             (long long)tmp_mb, uid, uid);
-    TRY("mount tmpfs on /tmp", mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, opts));
+             (long long)plan->tmp_mb, plan->tmp_uid, plan->tmp_uid);
+    if (plan->tmp_mb > 0)
+        TRY("mount tmpfs on /tmp", mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, opts));
     if (mount_devices(root, step) != 0)
         return -1;
     /* This proc shows the new pid namespace only. */
     TRY("path of /proc", path_in(proc, root, "proc"));
-    TRY("mount /proc", mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+    if (plan->host_proc) {
+        TRY("bind /proc", mount("/proc", proc, "none", MS_BIND | MS_REC, NULL));
+        TRY("remount /proc read-only",
+            mount("none", proc, "none",
+                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
+                      locked_flags(proc),
+                  NULL));
+    } else {
+        TRY("mount /proc", mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+    }
     TRY("remount the rootfs read-only",
         mount("none", root, "none",
               MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | locked_flags(root), NULL));

@@ -8,5 +8,7 @@
 
 /* From the supervisor, before the sandbox carries on. */
 int user_map(pid_t pid, unsigned host_id, const char **step);
+int user_map_zygote(pid_t pid, unsigned zygote_id, unsigned first_slot_id, unsigned nslots,
+                    const char **step);
 
 #endif
