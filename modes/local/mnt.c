@@ -75,11 +75,10 @@ int mnt_setup(const char *root, const struct mnt_plan *plan, const char **step)
     TRY("path of /proc", path_in(proc, root, "proc"));
     if (plan->host_proc) {
         TRY("bind /proc", mount("/proc", proc, "none", MS_BIND | MS_REC, NULL));
-        TRY("remount /proc read-only",
-            mount("none", proc, "none",
-                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
-                      locked_flags(proc),
-                  NULL));
+        TRY("remount /proc read-only", mount("none", proc, "none",
+                                             MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
+                                                 MS_NODEV | MS_NOEXEC | locked_flags(proc),
+                                             NULL));
     } else {
         TRY("mount /proc", mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
     }

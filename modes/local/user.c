@@ -46,7 +46,6 @@ int user_map_zygote(pid_t pid, unsigned zygote_id, unsigned first_slot_id, unsig
                     const char **step)
 {
     char map[96];
-    snprintf(map, sizeof(map), "0 %u 1\n%u %u %u\n", zygote_id, SANDBOX_UID, first_slot_id,
-             nslots);
+    snprintf(map, sizeof(map), "0 %u 1\n%u %u %u\n", zygote_id, SANDBOX_UID, first_slot_id, nslots);
     return write_maps(pid, map, step);
 }

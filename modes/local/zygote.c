@@ -194,7 +194,9 @@ static int start_locked(char *err, size_t errlen)
         return 0;
     if (!failure_reply(reply, n, err, errlen))
         snprintf(err, errlen, "zygote: %s before it had imported %s (its traceback is in the log)",
-                 n > 0 ? "unexpected reply" : n == 0 ? "it exited" : strerror(errno),
+                 n > 0    ? "unexpected reply"
+                 : n == 0 ? "it exited"
+                          : strerror(errno),
                  cfg->preload);
     stop_locked();
     return -1;
@@ -216,11 +218,11 @@ static pid_t request_locked(const struct sandbox_pipes *p, int slot, bool cgroup
 {
     char msg[64], reply[128], cbuf[CMSG_SPACE(NFDS * sizeof(int))];
     int fds[NFDS] = {p->script[0], p->out[1], p->err[1], p->result[1], p->go[0], p->report[1]};
-    int len = snprintf(msg, sizeof(msg), "S %d %lld %d", SANDBOX_UID + slot,
-                       (long long)cfg->tmp_mb, cgroupns ? 1 : 0);
+    int len = snprintf(msg, sizeof(msg), "S %d %lld %d", SANDBOX_UID + slot, (long long)cfg->tmp_mb,
+                       cgroupns ? 1 : 0);
     struct iovec iov = {.iov_base = msg, .iov_len = (size_t)len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                        .msg_controllen = sizeof(cbuf)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
     memset(cbuf, 0, sizeof(cbuf));
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     cm->cmsg_level = SOL_SOCKET;
@@ -260,8 +262,7 @@ static bool alive_locked(void)
     return false;
 }
 
-pid_t zygote_spawn(const struct sandbox_pipes *p, int slot, bool cgroupns, char *err,
-                   size_t errlen)
+pid_t zygote_spawn(const struct sandbox_pipes *p, int slot, bool cgroupns, char *err, size_t errlen)
 {
     pid_t pid = -1;
     bool broken = true;
