@@ -29,7 +29,7 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 COMMON := $(wildcard modes/common/*.c)
 
-.PHONY: all run test check unit format format-check deps test-deps clean test-images test-deploy \
+.PHONY: all run test check unit format format-check deps test-deps clean test-images test-deploy bench \
 	test-matrix
 all: $(BUILD)/$(MODE)/pyexecd rootfs
 
@@ -115,9 +115,17 @@ test: $(TEST_DEPS_STAMP) format-check unit $(BUILD)/local/pyexecd $(BUILD)/asan/
 	rootfs/check.sh $(ROOTFS)
 	tests/startup_test.sh $(BUILD)/local/pyexecd
 	tests/run-suite.sh $(BUILD)/local/pyexecd
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 tests/run-suite.sh $(BUILD)/asan/pyexecd
+	# The sanitizer leg runs the cold jail (warm start off): both ways of starting a sandbox
+	# go through the suites in every run.
+	PYEXECD_WARM_START=0 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		tests/run-suite.sh $(BUILD)/asan/pyexecd
 	tests/valgrind.sh $(BUILD)/local/pyexecd
 	$(MAKE) test-matrix test-deploy
+
+# A benchmark, not a test: cold (warm start off) against warm, side by side, per build and
+# runtime. It prints figures and fails only if the daemon does not start or answers wrongly.
+bench: $(TEST_DEPS_STAMP) $(BUILD)/local/pyexecd $(BUILD)/cloud/pyexecd rootfs
+	tests/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)/local $(BUILD)/cloud $(BUILD)/asan $(BUILD)/unit

@@ -440,7 +440,8 @@ def rows_for(cold, warm):
         for i, n in enumerate(cold["clients"]):
             a = get(c, lambda d: d["throughput"][i]["rps"])
             b = get(w, lambda d: d["throughput"][i]["rps"])
-            rows.append(("%s  req/s, %d clients" % (name, n), fmt(a, 2), fmt(b, 2), ratio(a, b)))
+            rows.append(("%s  req/s, %d client%s" % (name, n, "" if n == 1 else "s"), fmt(a, 2),
+                         fmt(b, 2), ratio(a, b)))
         errs = [get(d, lambda d: "/".join([str(d["latency"]["errors"])]
                                           + [str(t["errors"]) for t in d["throughput"]]))
                 for d in (c, w)]

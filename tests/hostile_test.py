@@ -1202,6 +1202,55 @@ def concurrent_requests_all_succeed_and_see_only_their_own_tmp():
 
 
 @test
+def state_a_script_leaves_in_memory_is_gone_for_the_next_requests():
+    # Warm start forks every sandbox from one zygote: what a script writes into modules,
+    # builtins or the numpy/pandas state must die with its sandbox.
+    token = secrets.token_hex(8)
+    expect_result(execute("""
+        import builtins, json, sys
+        import numpy as np, pandas as pd
+        def main():
+            builtins.leaked = "%s"
+            json.leaked = "%s"
+            np.leaked = "%s"
+            pd.set_option("display.max_rows", 7)
+            sys.modules["leaked_module"] = json
+            open("/tmp/leaked", "w").write("%s")
+            return "planted"
+    """ % (token, token, token, token)), "planted")
+    # Enough requests to reach every slot's next sandbox.
+    for _ in range(2 * CFG.max_sandboxes + 1):
+        resp = execute("""
+            import builtins, json, os, sys
+            import numpy as np, pandas as pd
+            def main():
+                return [hasattr(builtins, "leaked"), hasattr(json, "leaked"),
+                        hasattr(np, "leaked"), pd.get_option("display.max_rows"),
+                        "leaked_module" in sys.modules, os.path.exists("/tmp/leaked")]
+        """)
+        expect_result(resp, [False, False, False, 60, False, False])
+
+
+@test
+def random_generators_differ_between_requests():
+    # A forked zygote would hand every sandbox the same generator state unless it is reseeded.
+    seen = []
+    for _ in range(2 * CFG.max_sandboxes + 2):
+        resp = execute("""
+            import os, random, tempfile, uuid
+            import numpy as np
+            def main():
+                return [random.random(), float(np.random.rand()), os.urandom(8).hex(),
+                        str(uuid.uuid4()), next(tempfile._get_candidate_names())]
+        """)
+        seen.append(expect_ok(resp)["result"])
+    for column in range(5):
+        values = [r[column] for r in seen]
+        check(len(set(values)) == len(values),
+              "generator %d repeated a value across requests: %r" % (column, values))
+
+
+@test
 def numpy_matmul_200x200_works():
     resp = execute("""
         import numpy as np

@@ -256,22 +256,65 @@ stop_daemon() {
 }
 
 # still_serves NAME TESTNAME: the daemon still runs a script.
+# still_serves DAEMON TEST [N]: N requests in a row (default 1) all succeed.
 still_serves() {
     local out
-    if out=$("$PY" - "${PORTS[$1]}" <<'EOF'
+    if out=$("$PY" - "${PORTS[$1]}" "${3:-1}" <<'EOF'
 import http.client, json, sys
-c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
-c.request("POST", "/execute", json.dumps({"script": "def main():\n    return 'alive'\n"}),
-          {"Content-Type": "application/json"})
-r = c.getresponse()
-body = r.read()
-print("HTTP %d %s" % (r.status, body[:300]))
-sys.exit(0 if r.status == 200 and json.loads(body).get("result") == "alive" else 1)
+for _ in range(int(sys.argv[2])):
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
+    c.request("POST", "/execute", json.dumps({"script": "def main():\n    return 'alive'\n"}),
+              {"Content-Type": "application/json"})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    if r.status != 200 or json.loads(body).get("result") != "alive":
+        print("HTTP %d %s" % (r.status, body[:300]))
+        sys.exit(1)
 EOF
     ); then
         pass "$2"
     else
         fail "$2" "$out"
+    fi
+}
+
+# children_of PID: "pid comm" of its child processes.
+children_of() {
+    local p
+    for p in /proc/[0-9]*; do
+        [ "$(awk '$1 == "PPid:" { print $2 }' "$p/status" 2>/dev/null)" = "$1" ] || continue
+        echo "${p#/proc/} $(cat "$p/comm" 2>/dev/null)"
+    done
+}
+
+# warm_recovery DAEMON: with warm start, a zygote or ready sandbox that dies (the OOM killer, an
+# operator) is replaced and requests keep succeeding.
+warm_recovery() {
+    local name=$1 zygote ready after
+    zygote=$(children_of "${PIDS[$name]}" | awk '$2 == "pyexecd-zygote" { print $1 }')
+    ready=$(children_of "${PIDS[$name]}" | awk '$2 != "pyexecd-zygote" { print $1 }')
+    if [ -z "$zygote" ]; then
+        echo "# $name: no zygote (warm start is off): recovery checks not run"
+        return 0
+    fi
+    # shellcheck disable=SC2086 # pid lists
+    kill -KILL $zygote $ready
+    # Dead, not dying: a request racing the kill itself would see it killed, as it should.
+    local p t0=$SECONDS
+    for p in $zygote $ready; do
+        while [ -e "/proc/$p" ] && [ "$(state_of "$p")" != Z ] && [ $((SECONDS - t0)) -lt 10 ]; do
+            sleep 0.05
+        done
+    done
+    still_serves "$name" "${name}_serves_after_its_zygote_and_ready_sandboxes_were_killed" \
+        $((2 * MAX_SANDBOXES + 1))
+    after=$(children_of "${PIDS[$name]}" | awk '$2 == "pyexecd-zygote" { print $1 }')
+    if [ -n "$after" ] && [ "$after" != "$zygote" ] &&
+        grep -q "the zygote exited" "${LOGS[$name]}"; then
+        pass "${name}_replaces_a_dead_zygote_and_logs_it"
+    else
+        fail "${name}_replaces_a_dead_zygote_and_logs_it" "zygote before $zygote, after '$after'"
     fi
 }
 
@@ -393,6 +436,7 @@ else
             stop_daemon busy
         fi
         still_serves main main_daemon_still_serves_after_another_instance_stopped
+        warm_recovery main
 
         stop_daemon main
         if [ "$FAILED" -gt "$before" ]; then log_tail main; log_tail busy; fi
