@@ -38,12 +38,14 @@ static struct job *take(void)
     return j;
 }
 
-static bool is_draining(void)
+/* A sandbox made ahead of time serves a later request; a waiting request is served at once
+ * instead, with one made on demand (the same work, sooner for it). */
+static bool should_prepare(void)
 {
     pthread_mutex_lock(&lock);
-    bool d = draining || stopping;
+    bool yes = !draining && !stopping && queued == 0;
     pthread_mutex_unlock(&lock);
-    return d;
+    return yes;
 }
 
 static void *worker(void *arg)
@@ -60,7 +62,7 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&lock);
         /* Hand the job back to the HTTP thread; it owns (and frees) it from here on. */
         event_active(j->done_ev, EV_READ, 0);
-        if (!is_draining())
+        if (should_prepare())
             jail_slot_prepare(slot);
     }
     return NULL;

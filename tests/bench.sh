@@ -122,12 +122,18 @@ start_daemon() {
 
 # ready CONFIG: 0 once the daemon answers GET /health; else prints why, from its log.
 ready() {
-    local config=$1
-    if "$PY" "$CLIENT" health --port "${PORT[$config]}" --pid "${PID[$config]}" \
+    local config=$1 pid=${PID[$1]} rc=0
+    if "$PY" "$CLIENT" health --port "${PORT[$config]}" --pid "$pid" \
         --timeout "$HEALTH_S" >/dev/null; then
         return 0
     fi
-    echo "# FAIL: the $config daemon did not answer GET /health within ${HEALTH_S}s; its log:"
+    if kill -0 "$pid" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; then
+        echo "# FAIL: the $config daemon did not answer GET /health within ${HEALTH_S}s; its log:"
+    else
+        wait "$pid" 2>/dev/null || rc=$?
+        unset "PID[$config]"
+        echo "# FAIL: the $config daemon exited with status $rc before answering GET /health; its log:"
+    fi
     tail -n 20 "$WORK/$config.log" | sed 's/^/#   /'
     return 1
 }
@@ -154,8 +160,7 @@ run_leg() {
     trap leg_cleanup EXIT
     trap 'leg_cleanup; exit 130' INT TERM
     echo "# $title: $n sequential requests per script, ${SECONDS_PER_RUN} s per throughput run," \
-        "clients $CLIENTS; both daemons run at once and are measured in turn; load average" \
-        "$(cut -d' ' -f1-3 /proc/loadavg)"
+        "clients $CLIENTS; both daemons run at once and are measured in turn"
     # Both at once, each with its own port, scratch and uid range: they are measured interleaved.
     start_daemon cold "$bin" "$SANDBOX_UID"
     start_daemon warm "$bin" $((SANDBOX_UID + 1000))
@@ -172,7 +177,6 @@ run_leg() {
     stop_daemons
     "$PY" "$CLIENT" report --title "$title" "$WORK/cold.json" "$WORK/warm.json" || true
     for config in cold warm; do log_notes "$config"; done
-    echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     case $rc in
     0) ;;
     3) echo "# FAIL $leg: wrong answers (the bench_client lines above say which)" ;;
@@ -211,6 +215,8 @@ for leg in "${legs[@]}"; do
     t0=$SECONDS
     rc=0
     echo
+    # Other work on the machine skews every figure (gVisor has no load average of its own).
+    echo "# host load average before the $leg leg: $(cut -d' ' -f1-3 /proc/loadavg)"
     case $leg in
     local | cloud)
         bin=$LOCAL_BIN
@@ -243,7 +249,8 @@ for leg in "${legs[@]}"; do
         ;;
     esac
     [ "$rc" -eq 0 ] || failed=1
-    echo "# leg $leg took $((SECONDS - t0)) s$([ "$rc" -eq 0 ] || echo ", FAILED (status $rc)")"
+    echo "# leg $leg took $((SECONDS - t0)) s$([ "$rc" -eq 0 ] || echo ", FAILED (status $rc)");" \
+        "host load average after it: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 echo
 echo "# bench took $((SECONDS - start)) s"

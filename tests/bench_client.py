@@ -30,6 +30,7 @@ import http.client
 import json
 import math
 import os
+import socket
 import sys
 import threading
 import time
@@ -70,22 +71,25 @@ def body_of(name):
 
 
 class Errors:
-    """Counts errors; prints each distinct kind once. Thread-safe."""
+    """Counts the errors of one run; prints each distinct kind once per SCOPE (a daemon and a
+    script) over all runs. Thread-safe."""
 
-    def __init__(self, context):
+    seen = set()
+    lock = threading.Lock()
+
+    def __init__(self, context, scope):
         self.context = context
-        self.lock = threading.Lock()
+        self.scope = scope
         self.count = 0
         self.wrong = 0  # errors that are wrong answers, not load
-        self.seen = set()
 
     def add(self, kind, detail, wrong):
         with self.lock:
             self.count += 1
             if wrong:
                 self.wrong += 1
-            if kind not in self.seen:
-                self.seen.add(kind)
+            if (self.scope, kind) not in self.seen:
+                self.seen.add((self.scope, kind))
                 print("bench_client: %s: %s (%s; further errors of this kind are only counted)"
                       % (self.context, detail, "WRONG ANSWER" if wrong else "load"),
                       file=sys.stderr, flush=True)
@@ -103,6 +107,7 @@ class Client:
     def _connect(self):
         self.conn = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
         self.conn.connect()
+        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.opened += 1
 
     def request(self, method, path, body=None):
@@ -170,8 +175,8 @@ def percentile(sorted_values, p):
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
-def run_latency(port, name, n, warmup, timeout):
-    errors = Errors("latency %s" % name)
+def run_latency(port, name, n, warmup, timeout, label=""):
+    errors = Errors(("%s latency %s" % (label, name)).strip(), (label, name))
     client = Client(port, timeout)
     body = body_of(name)
     for _ in range(warmup):
@@ -197,8 +202,8 @@ def daemon_cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5), counted from 1
 
 
-def run_throughput(port, name, clients, seconds, timeout):
-    errors = Errors("throughput %s x%d" % (name, clients))
+def run_throughput(port, name, clients, seconds, timeout, label=""):
+    errors = Errors(("%s throughput %s x%d" % (label, name, clients)).strip(), (label, name))
     body = body_of(name)
     conns = [Client(port, timeout) for _ in range(clients)]
     for c in conns:
@@ -266,17 +271,18 @@ def comm_of(pid):
 
 
 USS_FIELDS = ("Private_Clean:", "Private_Dirty:", "Private_Hugetlb:")
+PSS_FIELDS = ("Pss:",)
 
 
-def uss_kib(pid):
-    """Private_Clean + Private_Dirty + Private_Hugetlb in KiB, from smaps_rollup, else the sum over
-    smaps; None if neither can be read (or neither has the fields)."""
+def smaps_kib(pid, fields):
+    """The sum of FIELDS in KiB, from smaps_rollup, else summed over smaps; None if neither can
+    be read (or neither has the fields)."""
     for name in ("smaps_rollup", "smaps"):
         try:
             with open("/proc/%d/%s" % (pid, name)) as f:
                 total, found = 0, False
                 for line in f:
-                    if line.startswith(USS_FIELDS):
+                    if line.startswith(fields):
                         total += int(line.split()[1])
                         found = True
         except (OSError, ValueError, IndexError):
@@ -284,6 +290,11 @@ def uss_kib(pid):
         if found:
             return total
     return None
+
+
+def uss_kib(pid):
+    """Private_Clean + Private_Dirty + Private_Hugetlb: what the process alone maps."""
+    return smaps_kib(pid, USS_FIELDS)
 
 
 def health(port, timeout=10):
@@ -320,6 +331,7 @@ def idle_memory(port, pid, settle_s=15.0):
         sandboxes += children_of(z)
     sandbox_uss = [uss_kib(k) for k in sandboxes]
     zygote_uss = [uss_kib(z) for z in zygotes]
+    pss = [smaps_kib(k, PSS_FIELDS) for k in sandboxes + zygotes]
     return {
         "sandboxes": len(sandboxes),
         "sandbox_comms": sorted(set(comm_of(k) for k in sandboxes)),
@@ -327,6 +339,7 @@ def idle_memory(port, pid, settle_s=15.0):
                             else sum(sandbox_uss) / len(sandbox_uss)),
         "zygotes": len(zygotes),
         "zygote_uss_kib": None if not zygotes or None in zygote_uss else sum(zygote_uss),
+        "pool_pss_kib": None if not pss or None in pss else sum(pss),
         "daemon_uss_kib": uss_kib(pid),
     }
 
@@ -382,7 +395,7 @@ def measure(args):
         for t in targets:
             t["out"]["scripts"][name] = {"throughput": [None] * len(args.clients), "ticks": 0}
         for t in each():
-            r = run_latency(t["port"], name, args.n, args.warmup, args.timeout)
+            r = run_latency(t["port"], name, args.n, args.warmup, args.timeout, t["label"])
             t["out"]["scripts"][name]["latency"] = r
             t["out"]["wrong"] += r["wrong"]
             print("# %s %s: sequential p50 %.1f ms, p99 %.1f ms (%d requests)"
@@ -392,12 +405,13 @@ def measure(args):
             for t in each():
                 r = t["out"]["scripts"][name]
                 ticks0 = daemon_cpu_ticks(t["pid"])
-                tp = run_throughput(t["port"], name, c, args.seconds, args.timeout)
+                tp = run_throughput(t["port"], name, c, args.seconds, args.timeout, t["label"])
                 r["ticks"] += daemon_cpu_ticks(t["pid"]) - ticks0
                 r["throughput"][i] = tp
                 t["out"]["wrong"] += tp["wrong"]
-                print("# %s %s: %d clients: %.2f requests/s, %d errors"
-                      % (t["label"], name, c, tp["rps"], tp["errors"]), file=sys.stderr, flush=True)
+                print("# %s %s: %d client%s: %.2f requests/s, %d errors"
+                      % (t["label"], name, c, "" if c == 1 else "s", tp["rps"], tp["errors"]),
+                      file=sys.stderr, flush=True)
         for t in targets:
             r = t["out"]["scripts"][name]
             served = sum(tp["answered"] for tp in r["throughput"])
@@ -462,10 +476,10 @@ def rows_for(cold, warm):
         return "none" if not i["sandboxes"] else "%d (%s)" % (i["sandboxes"],
                                                               ",".join(i["sandbox_comms"]))
 
-    def uss(d, key, count):
+    def uss(d, key, *counts):
         if d["idle"] is None:
             return "n/a"
-        if not d["idle"][count]:
+        if not sum(d["idle"][c] for c in counts):
             return "none"
         return fmt(mib(d["idle"][key]), 1)
 
@@ -477,6 +491,8 @@ def rows_for(cold, warm):
                  uss(warm, "sandbox_uss_kib", "sandboxes"), "-"))
     rows.append(("zygote USS MiB", uss(cold, "zygote_uss_kib", "zygotes"),
                  uss(warm, "zygote_uss_kib", "zygotes"), "-"))
+    rows.append(("zygote + idle sandboxes PSS MiB", uss(cold, "pool_pss_kib", "sandboxes", "zygotes"),
+                 uss(warm, "pool_pss_kib", "sandboxes", "zygotes"), "-"))
     a, b = daemon_uss(cold), daemon_uss(warm)
     rows.append(("daemon USS MiB (idle, at end)", fmt(a, 1), fmt(b, 1), ratio(a, b)))
     return rows
@@ -521,6 +537,9 @@ def report(args):
     print("# req/s counts correct answers over the run including the requests still running at "
           "its end; daemon's own CPU = utime+stime of the daemon process itself (not its "
           "children: sandboxes, zygote) over the three throughput runs / requests answered")
+    print("# memory, once idle at the end: USS = pages only that process maps (the zygote's "
+          "pages its sandboxes still share are in neither USS); PSS = all their pages, shared "
+          "ones split among the sharers, summed over the zygote and the idle sandboxes")
     print("# cold/warm: above 1 = warm is lower (good for latency, CPU, memory), below 1 = warm "
           "is higher (good for req/s)")
     print(line(head))
@@ -530,6 +549,10 @@ def report(args):
             print("-+-".join("-" * w for w in widths))
         else:
             print(line(r))
+    for d in (cold, warm):
+        probe = ((d.get("health") or {}).get("probe") or {}).get("warm_start")
+        print("# %s daemon's /health: warm_start %s" % (d["label"], "probe not reported" if probe
+              is None else "%s (%s)" % ("ok" if probe.get("ok") else "NOT ok", probe.get("detail"))))
     for d in (cold, warm):
         notes = []
         for name, s in d["scripts"].items():
