@@ -104,7 +104,7 @@ class Client:
         self.conn = None
         self.opened = 0
 
-    def _connect(self):
+    def connect(self):
         self.conn = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
         self.conn.connect()
         self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -113,7 +113,7 @@ class Client:
     def request(self, method, path, body=None):
         """-> (status, body bytes). Reconnects (counted) when the server closed the connection."""
         if self.conn is None or self.conn.sock is None:
-            self._connect()
+            self.connect()
         headers = {"Content-Type": "application/json"} if body is not None else {}
         try:
             self.conn.request(method, path, body=body, headers=headers)
@@ -145,7 +145,9 @@ def check(name, status, data, errors):
         return False
     try:
         got = json.loads(data)
-        ok = got.get("result") == result and got.get("stdout") == stdout
+        # Compared as JSON text: 1 is not true nor 1.0.
+        ok = (json.dumps(got.get("result"), sort_keys=True) == json.dumps(result, sort_keys=True)
+              and got.get("stdout") == stdout)
     except (ValueError, AttributeError):
         ok = False
     if not ok:
@@ -207,7 +209,7 @@ def run_throughput(port, name, clients, seconds, timeout, label=""):
     body = body_of(name)
     conns = [Client(port, timeout) for _ in range(clients)]
     for c in conns:
-        c._connect()
+        c.connect()
     counts = [[0, 0] for _ in range(clients)]  # answered, correct
     barrier = threading.Barrier(clients + 1)
     deadline = [0.0]
