@@ -41,6 +41,8 @@ struct jail_sandbox {
 struct jail_outcome {
     bool oom;            /* the kernel's memory limit killed something */
     bool pids_exhausted; /* process creation hit the pids limit */
+    long long cpu_ms;    /* the sandbox's CPU time as the jail measured it, 0 if it did not (where
+                            the sandbox is not a child of sb->pid, its rusage lacks it) */
 };
 
 /* At start-up, once: probe the host, build what every sandbox shares (seccomp program, cgroup

@@ -1,17 +1,29 @@
-"""pyexecd zygote: warm start for the local jail.
+"""pyexecd zygote: warm start for both jails.
 
-The daemon starts this interpreter once, inside the base jail (its own user, mount, net, ipc and uts
-namespaces, the rootfs read-only behind pivot_root), and it imports the preload list (numpy and
-pandas by default) ahead of any request. It never sees a script: for each sandbox the daemon sends
-the sandbox's pipes, and the zygote clones a child into fresh pid, mount, net, ipc and uts
-namespaces, as a child of the daemon (CLONE_PARENT), so the daemon waits for it and kills it as it
-does a cold sandbox. The child finishes its jail (proc, a fresh /tmp, uid, capabilities, fds,
-seccomp), reseeds what must differ per request, and runs the harness.
+The daemon starts this interpreter once and it imports the preload list (numpy and pandas by
+default) ahead of any request. It never sees a script.
+
+Local jail: the zygote runs inside the base jail (its own user, mount, net, ipc and uts namespaces,
+the rootfs read-only behind pivot_root). For each sandbox the daemon sends the sandbox's pipes, and
+the zygote clones a child into fresh pid, mount, net, ipc and uts namespaces, as a child of the
+daemon (CLONE_PARENT), so the daemon waits for it and kills it as it does a cold sandbox. The child
+finishes its jail (proc, a fresh /tmp, uid, capabilities, fds, seccomp), reseeds what must differ
+per request, and runs the harness.
+
+Cloud jail: the zygote runs as root chrooted into the rootfs (no namespaces there). For each
+sandbox it forks a child, which lets the daemon's descendants trace it (PR_SET_PTRACER) and waits
+for "go". The daemon then forks the sandbox's guardian, as for a cold sandbox; the guardian
+attaches to the child, sets its limits and writes "go". Only then does the child take the cold
+cloud jail's steps: chroot into its slot's root, the slot's uid, no capabilities, the seccomp
+program; it reseeds and runs the harness. (gVisor ignores CLONE_PARENT, so a guardian cloned here
+could not be the daemon's child.)
 
 fd 0 is the control socket (SOCK_SEQPACKET). Messages, daemon -> zygote:
     b"F" + the seccomp program (struct sock_filter[])    once, first
-    b"S <uid> <tmp_mb> <cgroupns>" + 6 fds (SCM_RIGHTS)  spawn: script, stdout, stderr, result,
-                                                         go, report
+    b"S <uid> <tmp_mb> <cgroupns>" + 6 fds (SCM_RIGHTS)  local spawn: script, stdout, stderr,
+                                                         result, go, report
+    b"C <uid>" + 7 fds (SCM_RIGHTS)                      cloud spawn: script, stdout, stderr,
+                                                         result, go, report, the slot's root
 zygote -> daemon:
     b"R"                     ready (after the preload)
     b"P <pid>"               spawned (pid in the daemon's pid namespace)
@@ -27,6 +39,7 @@ import importlib
 import os
 import platform
 import random
+import signal
 import socket
 import struct
 import sys
@@ -36,6 +49,8 @@ import harness  # noqa: E402  (after the path is set)
 
 CTL = 0
 NFDS = 6
+CLOUD_NFDS = 7
+MAX_FDS = 8
 REPORT_FD = 4  # as the cold jail: where the report pipe sits while the last steps run
 HIGH_FD = 64
 
@@ -52,6 +67,9 @@ SANDBOX_FLAGS = CLONE_PARENT | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE
 
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_PTRACER = 0x59616d61
+PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NAME = 15
 PR_SET_SECCOMP = 22
 PR_CAPBSET_READ = 23
@@ -144,45 +162,58 @@ class Zygote:
         gc.freeze()
 
     def serve(self, ctl):
-        msg, _, _, _ = ctl.recvmsg(1 << 20)
-        if msg[:1] != b"F" or (len(msg) - 1) % 8 != 0:
+        msg, fds = receive(ctl, 1 << 20)
+        if msg[:1] != b"F" or (len(msg) - 1) % 8 != 0 or fds:
             raise RuntimeError("expected the seccomp program first")
         self.filter = ctypes.create_string_buffer(msg[1:], len(msg) - 1)
+        # Cloud sandboxes are the zygote's children, and what they orphan comes here where the
+        # kernel allows (gVisor does not): the kernel reaps them all, once their guardian has
+        # seen them end. Every sandbox restores SIGCHLD's default (enter).
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
         self.load()
         set_name(b"pyexecd-zygote")
         ctl.send(b"R")
-        fdsize = array.array("i").itemsize
         while True:
-            msg, anc, _, _ = ctl.recvmsg(256, socket.CMSG_SPACE(NFDS * fdsize))
+            msg, fds = receive(ctl, 256)
             if not msg:
                 return  # the daemon closed the socket
-            fds = array.array("i")
-            for level, kind, data in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    fds.frombytes(data[:len(data) - len(data) % fdsize])
             try:
-                self.spawn(ctl, msg, list(fds))
+                self.spawn(ctl, msg, fds)
             finally:
                 for fd in fds:
                     os.close(fd)
 
     def spawn(self, ctl, msg, fds):
         words = msg.split()
-        if words[:1] != [b"S"] or len(words) != 4 or len(fds) != NFDS:
+        if words[:1] == [b"S"] and len(words) == 4 and len(fds) == NFDS:
+            uid, tmp_mb, cgroupns = (int(w) for w in words[1:])
+            pid, err = self.clone(SANDBOX_FLAGS)
+            if pid == 0:
+                self.child(fds, uid, tmp_mb, cgroupns)  # never returns
+        elif words[:1] == [b"C"] and len(words) == 2 and len(fds) == CLOUD_NFDS:
+            daemon = os.getppid()
+            pid, err = fork()
+            if pid == 0:
+                self.cloud_child(fds, int(words[1]), daemon)  # never returns
+        else:
             ctl.send(b"E %d bad spawn request" % errno.EINVAL)
             return
-        uid, tmp_mb, cgroupns = (int(w) for w in words[1:])
+        ctl.send(b"P %d" % pid if pid > 0 else b"E %d clone" % err)
+
+    def clone(self, flags):
+        """A raw clone (os.fork cannot pass flags): (pid, errno); the child returns (0, 0)."""
         args = [0] * 5
-        args[0] = SANDBOX_FLAGS | CLONE_CHILD_SETTID | 17  # SIGCHLD
+        args[0] = flags | CLONE_CHILD_SETTID | 17  # SIGCHLD
         args[self.nr["ctid_arg"]] = self.ctid
         api.PyOS_BeforeFork()
         pid = libc.syscall(ctypes.c_long(self.nr["clone"]), *(ctypes.c_ulong(a) for a in args))
         if pid == 0:
             api.PyOS_AfterFork_Child()
-            self.child(fds, uid, tmp_mb, cgroupns)  # never returns
+            return 0, 0
         err = ctypes.get_errno()
         api.PyOS_AfterFork_Parent()
-        ctl.send(b"P %d" % pid if pid > 0 else b"E %d clone" % err)
+        return pid, err
 
     # --- the child: the rest of the jail, then the harness ------------------------------------
 
@@ -215,30 +246,91 @@ class Zygote:
         check("mount tmpfs on /tmp", libc.mount(b"tmpfs", b"/tmp", b"tmpfs",
                                                 MS_NOSUID | MS_NODEV, opts.encode()))
         do("hostname", socket.sethostname, "sandbox")
-        # The bounding set needs CAP_SETPCAP, which the uid change below takes away.
-        for cap in range(64):
-            if libc.prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1:
-                check("drop the bounding set", libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
-        do("drop to the sandbox uid", os.setgroups, [])
-        do("drop to the sandbox uid", os.setresgid, uid, uid, uid)
-        do("drop to the sandbox uid", os.setresuid, uid, uid, uid)
+        become(uid)
         # After the uid change, which clears it: the sandbox dies with the daemon.
         check("parent death signal", libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
-        check("ambient capabilities",
-              libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0))
+        self.drop_caps()
+        do("set up fds", place_fds, script, out, err, result, report)
+
+    def drop_caps(self):
+        # EINVAL: no ambient capabilities here (gVisor), as sandbox_drop_caps allows.
+        if libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 and \
+                ctypes.get_errno() != errno.EINVAL:
+            raise Failed("ambient capabilities")
         header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
         data = (ctypes.c_uint32 * 6)()
         check("drop capabilities", libc.syscall(ctypes.c_long(self.nr["capset"]), header, data))
-        do("set up fds", place_fds, script, out, err, result, report)
 
     def enter(self):
         set_name(b"python3")
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         prog = SockFprog(len(self.filter) // 8, ctypes.addressof(self.filter))
         check("no_new_privs", libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
         check("load seccomp", libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
                                          ctypes.addressof(prog), 0, 0))
         # What the cold jail's execve does: the daemon takes EOF on the report pipe as "in".
         do("close the report pipe", os.close, REPORT_FD)
+
+    # --- cloud: the sandbox, the zygote's child -------------------------------------------------
+
+    def cloud_child(self, fds, uid, daemon):
+        script, out, err, result, go, report, root = fds
+        try:
+            # Its guardian, the daemon's next child, attaches to it: same uid (root), dumpable,
+            # and Yama's scope 1 admits the named process's descendants (EINVAL: no Yama here).
+            check("let the guardian trace", libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+            if libc.prctl(PR_SET_PTRACER, daemon, 0, 0, 0) != 0 and \
+                    ctypes.get_errno() != errno.EINVAL:
+                raise Failed("let the guardian trace")
+            # Traced and limited from here; EOF: the guardian is gone.
+            if do("wait for the guardian", os.read, go, 1) != b"g":
+                raise Failed("wait for the guardian", errno.EPIPE)
+            # The cold cloud jail's steps (modes/cloud/cloud.c, contain), in its order.
+            do("setsid", os.setsid)
+            do("chroot into the slot's root", os.fchdir, root)
+            do("chroot into the slot's root", os.chroot, ".")
+            do("chroot into the slot's root", os.chdir, "/")
+            become(uid)
+            self.drop_caps()
+            do("set up fds", place_fds, script, out, err, result, report)
+            report = REPORT_FD
+            self.enter()
+        except Failed as exc:
+            send_report(report, exc.err, exc.step)
+        except BaseException as exc:  # a bug here must not leave a half-jailed process
+            send_report(report, errno.EIO, "zygote: %s" % type(exc).__name__)
+        else:
+            run_request()
+        os._exit(127)
+
+
+def fork():
+    try:
+        return os.fork(), 0
+    except OSError as exc:
+        return -1, exc.errno
+
+
+def receive(ctl, size):
+    """One message and the fds that came with it (close-on-exec, should anything exec)."""
+    fdsize = array.array("i").itemsize
+    msg, anc, _, _ = ctl.recvmsg(size, socket.CMSG_SPACE(MAX_FDS * fdsize),
+                                 socket.MSG_CMSG_CLOEXEC)
+    fds = array.array("i")
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - len(data) % fdsize])
+    return msg, list(fds)
+
+
+def become(uid):
+    # The bounding set needs CAP_SETPCAP, which the uid change below takes away.
+    for cap in range(64):
+        if libc.prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1:
+            check("drop the bounding set", libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+    do("drop to the sandbox uid", os.setgroups, [])
+    do("drop to the sandbox uid", os.setresgid, uid, uid, uid)
+    do("drop to the sandbox uid", os.setresuid, uid, uid, uid)
 
 
 def place_fds(script, out, err, result, report):

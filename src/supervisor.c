@@ -238,6 +238,8 @@ void supervisor_run(const struct config *cfg, struct jail_slot *slot, const char
     res->wall_ms = now_ms() - start;
     res->cpu_ms = (long long)(r.ru.ru_utime.tv_sec + r.ru.ru_stime.tv_sec) * 1000 +
                   (r.ru.ru_utime.tv_usec + r.ru.ru_stime.tv_usec) / 1000;
+    if (outcome.cpu_ms > res->cpu_ms)
+        res->cpu_ms = outcome.cpu_ms;
     describe_exit(r.stop, r.status, res->exit_desc, sizeof(res->exit_desc));
     struct sandbox_end end = {.stop = r.stop,
                               .overflow = r.overflow,

@@ -23,7 +23,8 @@ from testlib import (CFG, Skip, TestFailure, add_test, check, execute, expect_er
                      expect_healthy, expect_json, expect_ok, expect_ran, expect_result,
                      expect_serving, health_mode, main, test)
 
-DOCUMENTED_ENV = {"PATH", "HOME", "LANG", "TMPDIR", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}
+DOCUMENTED_ENV = {"PATH", "HOME", "LANG", "TMPDIR", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                  "MALLOC_ARENA_MAX"}
 
 
 def late_bound():

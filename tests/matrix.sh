@@ -3,12 +3,13 @@
 #
 #   tests/matrix.sh
 #
-# | leg          | build | runtime | expectation                                                  |
-# | cloud_host   | cloud | host    | API + hostile suites (tests/run-suite.sh), the cloud suite    |
-# |              |       |         | (tests/cloud_test.py), README latency                        |
-# | cloud_gvisor | cloud | gVisor  | the same, daemon and clients inside one                      |
-# |              |       |         | `runsc --network=none do` sandbox, talking over 127.0.0.1    |
-# | local_gvisor | local | gVisor  | refuses to start, naming the cloud build                     |
+# | leg             | build | runtime | expectation                                               |
+# | cloud_host      | cloud | host    | API + hostile suites (tests/run-suite.sh), the cloud suite |
+# |                 |       |         | (tests/cloud_test.py), README latency; warm start (default)|
+# | cloud_host_cold | cloud | host    | the same with --warm-start 0: the cold path stays covered  |
+# | cloud_gvisor    | cloud | gVisor  | as cloud_host, daemon and clients inside one               |
+# |                 |       |         | `runsc --network=none do` sandbox, talking over 127.0.0.1 |
+# | local_gvisor    | local | gVisor  | refuses to start, naming the cloud build                  |
 # The local build on the host kernel is `make test`'s own leg (tests/run-suite.sh
 # build/local/pyexecd); it is not repeated here.
 #
@@ -16,7 +17,7 @@
 # anything failed. Needs root, build/cloud/pyexecd, build/local/pyexecd, the rootfs and runsc.
 #
 # Environment (all optional):
-#   PYEXECD_MATRIX_LEGS="cloud_host cloud_gvisor local_gvisor"   the legs to run
+#   PYEXECD_MATRIX_LEGS="cloud_host cloud_host_cold cloud_gvisor local_gvisor"   the legs to run
 #   PYEXECD_MATRIX_CLOUD_BIN, PYEXECD_MATRIX_LOCAL_BIN           the binaries (default build/*/)
 #   PYEXECD_MATRIX_SANDBOX_UID=240000   first slot uid on the host (distinct from run-suite.sh's
 #                                        default, so a local-build run elsewhere is not touched)
@@ -28,7 +29,7 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 PY=/usr/bin/python3
-LEGS=${PYEXECD_MATRIX_LEGS:-cloud_host cloud_gvisor local_gvisor}
+LEGS=${PYEXECD_MATRIX_LEGS:-cloud_host cloud_host_cold cloud_gvisor local_gvisor}
 CLOUD_BIN=${PYEXECD_MATRIX_CLOUD_BIN:-$ROOT/build/cloud/pyexecd}
 LOCAL_BIN=${PYEXECD_MATRIX_LOCAL_BIN:-$ROOT/build/local/pyexecd}
 ROOTFS=${PYEXECD_ROOTFS:-$ROOT/build/rootfs}
@@ -108,16 +109,17 @@ print("PASS" if bad == 0 else "FAIL", "%s_latency_runs_answer_the_readme_result"
 EOF
 }
 
-# cloud_suite NAME WALL_MS CPU_S SLACK_S: a cloud daemon for tests/cloud_test.py and the latency
-# runs; it must stop with status 0 and leave no scratch file behind.
+# cloud_suite NAME WARM WALL_MS CPU_S SLACK_S: a cloud daemon (--warm-start WARM) for
+# tests/cloud_test.py and the latency runs; it must stop with status 0 and leave no scratch file
+# behind.
 cloud_suite() {
-    local name=$1 wall=$2 cpu=$3 slack=$4 port pid scratch out rc
+    local name=$1 warm=$2 wall=$3 cpu=$4 slack=$5 port pid scratch out rc
     port=$(free_port)
     scratch=$(mktemp -d /var/tmp/pyexecd-matrix.XXXXXX)
     out=$(mktemp "/tmp/pyexecd-matrix-$name.XXXXXX")
     (cd "$ROOT" && exec "$CLOUD_BIN" --bind 127.0.0.1 --port "$port" --rootfs "$ROOTFS" \
         --scratch "$scratch/scratch" --sandbox-uid "$SANDBOX_UID" --wall-ms "$wall" \
-        --cpu-s "$cpu" --memory-mb 256 --max-sandboxes 2) >"$out.log" 2>&1 &
+        --cpu-s "$cpu" --memory-mb 256 --max-sandboxes 2 --warm-start "$warm") >"$out.log" 2>&1 &
     pid=$!
     if ! wait_health "$port" "$pid" 120; then
         fail "${name}_cloud_daemon_starts" "no 200 from /health; log: $(tail -n 5 "$out.log" | tr '\n' ' ')"
@@ -127,7 +129,7 @@ cloud_suite() {
         return
     fi
     pass "${name}_cloud_daemon_starts"
-    shift 4
+    shift 5
     timeout -k 10 900 "$PY" "$HERE/cloud_test.py" --url "http://127.0.0.1:$port" --wall-ms "$wall" \
         --cpu-s "$cpu" --max-sandboxes 2 --sandbox-uid "$SANDBOX_UID" --slack-s "$slack" "$@" 2>&1 |
         tee "$out"
@@ -151,15 +153,16 @@ cloud_suite() {
     rm -rf "$scratch" "$out" "$out.log"
 }
 
-# The cloud build on this kernel: the shared suites, then the cloud suite.
+# The cloud build on this kernel: the shared suites, then the cloud suite. leg_cloud_host NAME WARM
 leg_cloud_host() {
-    local out
+    local name=$1 warm=$2 out
     out=$(mktemp /tmp/pyexecd-matrix-suite.XXXXXX)
-    echo "## cloud build, host kernel"
-    PYEXECD_TEST_SANDBOX_UID=$SANDBOX_UID "$HERE/run-suite.sh" "$CLOUD_BIN" 2>&1 | tee "$out"
-    add_totals cloud_host_suites "$out"
+    echo "## cloud build, host kernel, --warm-start $warm"
+    PYEXECD_TEST_SANDBOX_UID=$SANDBOX_UID "$HERE/run-suite.sh" "$CLOUD_BIN" --warm-start "$warm" \
+        2>&1 | tee "$out"
+    add_totals "${name}_suites" "$out"
     rm -f "$out"
-    cloud_suite cloud_host 5000 3 5
+    cloud_suite "$name" "$warm" 5000 3 5
 }
 
 # Inside the gVisor sandbox (this script again, as its own inner leg).
@@ -174,7 +177,7 @@ leg_cloud_gvisor_inner() {
     rm -f "$out"
     # Known weakness (README, Known issues): under gVisor the guardian's walk of a /tmp with tens
     # of thousands of entries can take longer than a run; the entry cap is then not reached.
-    cloud_suite cloud_gvisor "$wall" "$cpu" "$slack" --skip cloud_too_many_tmp_entries
+    cloud_suite cloud_gvisor 1 "$wall" "$cpu" "$slack" --skip cloud_too_many_tmp_entries
     echo "$PASSED passed, $FAILED failed"
 }
 
@@ -230,7 +233,8 @@ if [ "$FAILED" -eq 0 ]; then
     for leg in $LEGS; do
         t0=$SECONDS
         case $leg in
-        cloud_host) leg_cloud_host ;;
+        cloud_host) leg_cloud_host cloud_host 1 ;;
+        cloud_host_cold) leg_cloud_host cloud_host_cold 0 ;;
         cloud_gvisor) leg_cloud_gvisor ;;
         local_gvisor) leg_local_gvisor ;;
         *) fail "leg_$leg" "unknown leg" ;;

@@ -289,11 +289,13 @@ children_of() {
 }
 
 # warm_recovery DAEMON: with warm start, a zygote or ready sandbox that dies (the OOM killer, an
-# operator) is replaced and requests keep succeeding.
+# operator) is replaced and requests keep succeeding. The daemon's children: the zygote, and per
+# ready sandbox the sandbox itself (local build, "python3") or its guardian (cloud build,
+# "pyexecd-guard", whose death ends the sandbox); not the cloud build's short-lived helpers.
 warm_recovery() {
     local name=$1 zygote ready after
     zygote=$(children_of "${PIDS[$name]}" | awk '$2 == "pyexecd-zygote" { print $1 }')
-    ready=$(children_of "${PIDS[$name]}" | awk '$2 != "pyexecd-zygote" { print $1 }')
+    ready=$(children_of "${PIDS[$name]}" | awk '$2 == "python3" || $2 == "pyexecd-guard" { print $1 }')
     if [ -z "$zygote" ]; then
         echo "# $name: no zygote (warm start is off): recovery checks not run"
         return 0

@@ -6,12 +6,18 @@
  *
  * The way of a request, in order:
  *   daemon:   create the slot's /tmp (scratch.c), fork the guardian
- *   guardian: dies with the daemon, subreaper; forks the sandbox, traces it, sets its rlimits
+ *   guardian: dies with the daemon, subreaper; forks the sandbox, traces it, sets its rlimits,
+ *             lets it go (guardian.c)
  *   sandbox:  traced, setsid, chroot into the slot's root, bounding set, uid/gid, capabilities,
  *             fds, signals, seccomp, exec of the harness                        (contain)
  *   guardian: watches to the end (forbidden calls, /tmp size), reaps everything, exits like the
  *             sandbox did
- *   daemon:   at the end, kills every process of the slot uid (uid.c), removes /tmp */
+ *   daemon:   at the end, kills every process of the slot uid (uid.c), removes /tmp
+ *
+ * Warm start (zygote.c) changes who makes the sandbox: the zygote, which already imported numpy
+ * and pandas, forks it before the guardian exists; the guardian attaches to it instead of forking
+ * it, and the sandbox takes the same steps from "setsid" on (in rootfs/zygote.py) and runs the
+ * harness without an exec. Each slot keeps one such sandbox ready (jail_slot_prepare). */
 #include "../jail.h"
 
 #include <errno.h>
@@ -21,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,15 +39,15 @@
 #include "../common/sandbox.h"
 #include "../common/seccomp.h"
 #include "guard.h"
+#include "guardian.h"
 #include "policy.h"
 #include "probe.h"
 #include "scratch.h"
 #include "tree.h"
 #include "uid.h"
+#include "zygote.h"
 
 #define MAX_SLOTS 64
-#define TMP_ENTRIES 16384 /* as the local jail's tmpfs nr_inodes */
-#define MIB (1024ULL * 1024ULL)
 #define GUARDIAN_GRACE_MS 2000 /* after jail_kill's SIGTERM, before the guardian is killed */
 
 struct jail_slot {
@@ -48,6 +55,8 @@ struct jail_slot {
     uid_t uid;
     char name[16]; /* the slot's root in the scratch directory */
     int root_fd;
+    long long *cpu_ms;         /* shared with its guardian: the sandbox's CPU time */
+    struct jail_sandbox ready; /* warm start: the next sandbox, waiting for a script */
 };
 
 static const struct config *cfg;
@@ -55,6 +64,7 @@ static struct seccomp_prog prog;
 static int rootfs_fd = -1, scratch_fd = -1;
 static int nslots;
 static struct jail_slot slots[MAX_SLOTS];
+static long long *cpu_words; /* one per slot, shared with the guardians (MAP_SHARED) */
 
 static long long now_ms(void)
 {
@@ -144,12 +154,21 @@ static int open_rootfs(struct jail_probe *p, char *err, size_t errlen)
 static void describe_limits(struct jail_probe *p)
 {
     probe_add(p, "tmp", true, "private per slot (0700, slot uid), cap %lld MiB and %d entries",
-              (long long)cfg->tmp_mb, TMP_ENTRIES);
+              (long long)cfg->tmp_mb, GUARD_TMP_ENTRIES);
     probe_add(p, "processes", true, "fork allowed; RLIMIT_NPROC %lld per slot uid",
               (long long)cfg->pids);
     probe_add(p, "network", true, "no namespace: socket() but AF_UNIX fails (EACCES)");
     probe_add(p, "memory", true, "RLIMIT_AS %lld MiB per process (no cgroups)",
               (long long)cfg->memory_mb);
+}
+
+/* The zygote itself starts with the first sandbox (the daemon's self-test). */
+static void init_warm_start(struct jail_probe *p)
+{
+    if (cfg->warm_start)
+        cloud_zygote_init(rootfs_fd, cfg, &prog);
+    probe_add(p, "warm_start", true, cfg->warm_start ? "zygote, preloaded: %.60s" : "off",
+              cfg->preload);
 }
 
 static int init_steps(struct jail_probe *p, char *err, size_t errlen)
@@ -175,6 +194,7 @@ static int init_steps(struct jail_probe *p, char *err, size_t errlen)
     probe_add(p, "jail", true, "chroot, setuid, RLIMIT_NPROC and the guardian's ptrace work");
     probe_reaper(p);
     describe_limits(p);
+    init_warm_start(p);
     return 0;
 }
 
@@ -185,9 +205,18 @@ int jail_init(const struct config *c, struct jail_probe *p, char *err, size_t er
     p->hint = "the cloud jail needs root with Docker's default capabilities (chroot, setuid, "
               "ptrace of its own children) and --scratch on the rootfs's file system";
     nslots = (int)(c->max_sandboxes < MAX_SLOTS ? c->max_sandboxes : MAX_SLOTS);
+    cpu_words = mmap(NULL, MAX_SLOTS * sizeof(*cpu_words), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (cpu_words == MAP_FAILED) {
+        snprintf(err, errlen, "mmap: %s", strerror(errno));
+        cpu_words = NULL;
+        return -1;
+    }
     for (int i = 0; i < nslots; i++) {
         slots[i] = (struct jail_slot){.index = i, .uid = (uid_t)(c->sandbox_uid + i)};
         slots[i].root_fd = -1;
+        slots[i].ready.pid = -1;
+        slots[i].cpu_ms = &cpu_words[i];
         snprintf(slots[i].name, sizeof(slots[i].name), "slot-%d", i);
     }
     if (init_steps(p, err, errlen) != 0) {
@@ -197,8 +226,26 @@ int jail_init(const struct config *c, struct jail_probe *p, char *err, size_t er
     return 0;
 }
 
+/* A ready sandbox that will not run a script: its guardian killed (the sandbox dies with it,
+ * PTRACE_O_EXITKILL) and reaped, its fds closed, the slot swept and its /tmp removed. */
+static void discard(struct jail_sandbox *sb)
+{
+    if (sb->pid > 0) {
+        kill(sb->pid, SIGKILL);
+        while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    sb->pid = -1;
+    sandbox_close_fds(sb);
+    jail_cleanup(sb, NULL);
+}
+
 void jail_shutdown(void)
 {
+    for (int i = 0; i < nslots; i++)
+        if (slots[i].ready.pid > 0)
+            discard(&slots[i].ready);
+    cloud_zygote_stop();
     for (int i = 0; i < nslots; i++) {
         if (slots[i].root_fd >= 0)
             close(slots[i].root_fd);
@@ -207,6 +254,9 @@ void jail_shutdown(void)
             log_error("scratch: could not remove %s: %s", slots[i].name, strerror(errno));
     }
     seccomp_prog_free(&prog);
+    if (cpu_words != NULL)
+        munmap(cpu_words, MAX_SLOTS * sizeof(*cpu_words));
+    cpu_words = NULL;
     if (scratch_fd >= 0)
         close(scratch_fd); /* and with it the lock */
     if (rootfs_fd >= 0)
@@ -226,6 +276,11 @@ __attribute__((noreturn)) static void contain(const struct sandbox_pipes *p,
     /* Traced before anything else: the guardian sees every thread and process made from here. */
     if (guard_traceme() != 0)
         sandbox_fail(p, "be traced by the guardian");
+    /* Until the guardian has set its options and limits (a warm sandbox waits the same way); EOF:
+     * the guardian is gone. */
+    close(p->go[1]);
+    if (sandbox_wait_go(p) != 0)
+        sandbox_fail(p, "wait for the guardian");
     /* Its own session: nothing sent to the daemon's process group or terminal reaches it. */
     if (setsid() < 0)
         sandbox_fail(p, "setsid");
@@ -239,51 +294,42 @@ __attribute__((noreturn)) static void contain(const struct sandbox_pipes *p,
     sandbox_enter(p, &prog);
 }
 
-/* Moves fd to 3 and closes every other descriptor above 2: the guardian never execs, so the
- * daemon's sockets and other sandboxes' pipes would otherwise stay open in it. */
-static int keep_only(int fd)
-{
-    if (fd != 3 && dup2(fd, 3) != 3)
-        return -1;
-    return close_range(4, INT_MAX, 0);
-}
-
-/* Between the daemon and the sandbox, for the sandbox's whole life. */
+/* Between the daemon and the sandbox, for the sandbox's whole life. sandbox: a warm one the
+ * zygote made, or 0: fork it here (cold). */
 __attribute__((noreturn)) static void guardian(struct sandbox_pipes *p, struct jail_slot *slot,
-                                               pid_t daemon)
+                                               pid_t daemon, pid_t sandbox)
 {
-    const char *step = "?";
-    struct guard g = {
-        .uid = slot->uid, .tmp_bytes = (uint64_t)cfg->tmp_mb * MIB, .tmp_entries = TMP_ENTRIES};
+    struct guard g = {.uid = slot->uid, .cpu_ms = slot->cpu_ms};
     if (guard_prepare(daemon) != 0)
         sandbox_fail(p, "guardian set-up");
     if ((g.tmp_fd = scratch_tmp_open(slot->root_fd)) < 0)
         sandbox_fail(p, "open the slot's /tmp");
-    pid_t pid = fork();
+    pid_t pid = sandbox > 0 ? sandbox : fork();
     if (pid == 0)
         contain(p, slot);
     if (pid < 0)
         sandbox_fail(p, "fork the sandbox");
-    if (guard_attach(pid) != 0 ||
-        rlimits_apply_to(pid, cfg, (struct rlimit_plan){.nproc = true, .stack = true}, &step) !=
-            0) {
-        int saved = errno;
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, __WALL);
-        errno = saved;
-        sandbox_fail(p, step[0] == '?' ? "trace the sandbox" : step);
-    }
-    /* From here only the sandbox holds the pipes: their EOFs must mean what they say. */
-    pipes_close_all(p);
-    if (keep_only(g.tmp_fd) != 0) {
-        kill(pid, SIGKILL);
-        _exit(126);
-    }
-    g.tmp_fd = 3;
-    guard_watch(&g, pid);
+    guardian_run(&g, pid, sandbox > 0, cfg, p);
 }
 
-int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
+/* The guardian of a new sandbox, the daemon's child either way; a warm sandbox is first made by
+ * the zygote (waiting for the guardian to attach). */
+static pid_t launch(struct jail_slot *slot, struct sandbox_pipes *p, char *err, size_t errlen)
+{
+    pid_t sandbox = 0;
+    if (cfg->warm_start &&
+        (sandbox = cloud_zygote_spawn(p, slot->uid, slot->root_fd, err, errlen)) < 0)
+        return -1;
+    pid_t daemon = getpid();
+    pid_t pid = fork();
+    if (pid == 0)
+        guardian(p, slot, daemon, sandbox);
+    if (pid < 0)
+        snprintf(err, errlen, "fork the guardian: %s", strerror(errno));
+    return pid;
+}
+
+static int start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
 {
     struct sandbox_pipes p;
     memset(sb, 0, sizeof(*sb));
@@ -299,32 +345,22 @@ int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_
         jail_cleanup(sb, NULL);
         return -1;
     }
-    pid_t daemon = getpid();
-    pid_t pid = fork();
-    if (pid == 0)
-        guardian(&p, slot, daemon);
-    if (pid < 0) {
-        snprintf(err, errlen, "fork the guardian: %s", strerror(errno));
-        goto fail;
+    *slot->cpu_ms = 0;
+    sb->pid = launch(slot, &p, err, errlen);
+    /* Only the guardian may let the sandbox go: if it dies first, the sandbox reads EOF. */
+    close(p.go[1]);
+    p.go[1] = -1;
+    if (sb->pid < 0 || sandbox_handover(&p, sb, err, errlen) != 0) {
+        sb->pid = -1; /* reaped by sandbox_handover, or never made */
+        pipes_close_all(&p);
+        jail_cleanup(sb, NULL);
+        return -1;
     }
-    sb->pid = pid;
-    if (sandbox_handover(&p, sb, err, errlen) != 0)
-        goto fail;
     return 0;
-fail:
-    pipes_close_all(&p);
-    jail_cleanup(sb, NULL);
-    return -1;
 }
 
 /* Whether the guardian has not ended yet (it ends only once the whole sandbox has). It is this
  * daemon's child: until reaped, its pid cannot name another process. */
-/* Warm start is not built for this jail yet: every sandbox starts cold, on demand. */
-void jail_slot_prepare(struct jail_slot *slot)
-{
-    (void)slot;
-}
-
 static bool guardian_running(pid_t pid)
 {
     siginfo_t si;
@@ -332,6 +368,31 @@ static bool guardian_running(pid_t pid)
     if (pid <= 0 || waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
         return false; /* reaped already */
     return si.si_pid == 0;
+}
+
+int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
+{
+    struct jail_sandbox *ready = &slot->ready;
+    if (ready->pid > 0) {
+        /* Ready since the last request; unless something ended it while it waited. */
+        if (guardian_running(ready->pid)) {
+            *sb = *ready;
+            ready->pid = -1;
+            return 0;
+        }
+        log_warn("slot %d: its ready sandbox died while waiting; starting another", slot->index);
+        discard(ready);
+    }
+    return start(slot, sb, err, errlen);
+}
+
+void jail_slot_prepare(struct jail_slot *slot)
+{
+    char err[256];
+    if (!cfg->warm_start || slot->ready.pid > 0)
+        return;
+    if (start(slot, &slot->ready, err, sizeof(err)) != 0)
+        log_warn("slot %d: no sandbox ready ahead of time: %s", slot->index, err);
 }
 
 void jail_kill(struct jail_sandbox *sb)
@@ -356,8 +417,10 @@ void jail_kill(struct jail_sandbox *sb)
 void jail_cleanup(struct jail_sandbox *sb, struct jail_outcome *out)
 {
     struct jail_slot *slot = sb->slot;
-    if (out != NULL)
+    if (out != NULL) {
         memset(out, 0, sizeof(*out));
+        out->cpu_ms = *slot->cpu_ms; /* written by the guardian, which is reaped */
+    }
     /* The guardian ends only when no process it traced is left, and every process of the sandbox
      * was traced from its first instruction (or killed with a dying guardian, PTRACE_O_EXITKILL):
      * once it is reaped, nothing can rename inside /tmp any more. One more sweep for the failure

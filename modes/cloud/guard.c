@@ -63,7 +63,7 @@ int guard_prepare(pid_t daemon)
         return -1;
     /* Where the kernel offers it (gVisor does not): orphans are reaped here. */
     (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    return 0;
+    return prctl(PR_SET_NAME, "pyexecd-guard", 0, 0, 0);
 }
 
 bool guard_can_subreap(void)
@@ -88,10 +88,12 @@ int guard_traceme(void)
     return kill(getpid(), SIGSTOP);
 }
 
-int guard_attach(pid_t pid)
+int guard_attach(pid_t pid, bool seize)
 {
     int st;
     pid_t w;
+    if (seize && ptrace(PTRACE_ATTACH, pid, NULL, NULL) != 0)
+        return -1;
     do
         w = waitpid(pid, &st, __WALL);
     while (w < 0 && errno == EINTR);
@@ -265,7 +267,8 @@ void guard_watch(const struct guard *g, pid_t pid)
             ticked = 0;
             on_tick_work(&w);
         }
-        pid_t p = waitpid(-1, &st, __WALL);
+        struct rusage ru;
+        pid_t p = wait4(-1, &st, __WALL, &ru);
         if (p < 0 && errno == EINTR)
             continue;
         if (p < 0)
@@ -278,6 +281,9 @@ void guard_watch(const struct guard *g, pid_t pid)
         if (p == w.first && !w.first_done) {
             w.first_done = true;
             w.first_status = st;
+            if (g->cpu_ms != NULL)
+                *g->cpu_ms = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+                             (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
             /* What the first process leaves behind ends with it, as in a pid namespace. */
             if (!w.ending && (w.ntasks > 0 || w.overflow))
                 end_sandbox(&w, 0);

@@ -31,15 +31,19 @@ struct guard {
     int tmp_fd;         /* the sandbox's /tmp, for the usage walk */
     uint64_t tmp_bytes; /* caps on /tmp */
     uint64_t tmp_entries;
+    long long *cpu_ms; /* where the first process's CPU time goes (with what it reaped): a warm
+                          sandbox is the zygote's child, so the daemon's rusage lacks it */
 };
 
 #define GUARD_TICK_MS 20     /* how often /tmp is measured (less often when a walk is slow) */
 #define GUARD_TMP_DEPTH 64   /* deeper directories in /tmp count as too many entries */
 #define GUARD_MAX_TASKS 4160 /* threads and processes tracked: the pids setting's maximum + 64 */
 #define GUARD_TMP_MARGIN (64ULL << 20) /* /tmp past 2 x its cap + this ends the sandbox */
+#define GUARD_TMP_ENTRIES 16384        /* as the local jail's tmpfs nr_inodes */
 
 /* In the guardian, before it forks the sandbox: dies with the daemon (and the sandbox with it),
- * never dumps core (it holds a copy of the daemon's memory), becomes the subreaper if it can. */
+ * never dumps core (it holds a copy of the daemon's memory), becomes the subreaper if it can,
+ * and is named pyexecd-guard (for ps and the tests). */
 int guard_prepare(pid_t daemon);
 
 /* Whether a guardian can be the sandbox's subreaper here (gVisor 20221219 lacks
@@ -50,8 +54,10 @@ bool guard_can_subreap(void);
 int guard_traceme(void);
 
 /* In the guardian: waits for the sandbox's first stop and sets the trace options, so every thread
- * and process it creates is traced from its first instruction. The sandbox stays stopped. */
-int guard_attach(pid_t pid);
+ * and process it creates is traced from its first instruction. The sandbox stays stopped. With
+ * seize, it first attaches to a sandbox it did not fork (a warm one: the zygote's child, which
+ * allowed it with PR_SET_PTRACER and waits for "go"; same uid, dumpable: no CAP_SYS_PTRACE). */
+int guard_attach(pid_t pid, bool seize);
 
 /* Resumes the sandbox and watches it to its end; then exits the way it ended. SIGTERM asks it to
  * kill the whole sandbox now (the daemon's jail_kill). */

@@ -96,7 +96,7 @@ __attribute__((noreturn)) static void probe_guardian(int root_fd, uid_t uid,
         probe_sandbox(root_fd, uid, prog);
     if (sbx < 0)
         _exit(P_FORK);
-    if (guard_attach(sbx) != 0) {
+    if (guard_attach(sbx, false) != 0) {
         code = errno == ECHILD ? P_TRACEME : P_ATTACH; /* ECHILD: it could not trace itself */
         kill(sbx, SIGKILL);
     } else {

@@ -246,7 +246,8 @@ void sandbox_exec_harness(const struct sandbox_pipes *p)
 void sandbox_exec_python(const char *script, const char *arg)
 {
     /* A fixed environment: nothing of the daemon's leaks in. One BLAS thread: the pids
-     * limit and the CPU share are per sandbox. */
+     * limit and the CPU share are per sandbox. Two malloc arenas: each further thread's arena
+     * reserves 64 MiB of address space, which RLIMIT_AS counts (256 MiB allowed 5 threads). */
     char *const envp[] = {
         "PATH=/usr/local/bin:/usr/bin:/bin",
         "HOME=/tmp",
@@ -254,6 +255,7 @@ void sandbox_exec_python(const char *script, const char *arg)
         "LANG=C.UTF-8",
         "OPENBLAS_NUM_THREADS=1",
         "OMP_NUM_THREADS=1",
+        "MALLOC_ARENA_MAX=2",
         NULL,
     };
     /* -I: ignore PYTHON* variables and the user site; -B: the tree is read-only; -u: what the
