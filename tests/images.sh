@@ -17,7 +17,9 @@
 #          each one in turn), and under gVisor, it must refuse to start with a message that says
 #          what is missing.
 #   cloud  run under gVisor (runsc) as root with Docker's default capability set and no other
-#          privilege, PORT set as Cloud Run sets it: the same suites, then draining on SIGTERM.
+#          privilege, no pids limit (Docker's default, not podman's 2048: see CLOUD_PIDS), PORT
+#          set as Cloud Run sets it: the same suites, then draining on SIGTERM. runsc's log is
+#          kept in the work directory; a sentry panic is shown when the leg fails.
 # Containers are always removed; images stay (localhost/pyexecd-MODE:test) so that later builds
 # reuse their layers.
 #
@@ -51,6 +53,13 @@ ULIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
 LOCAL_FLAGS=(--security-opt seccomp=unconfined --security-opt apparmor=unconfined
     --security-opt systempaths=unconfined)
 GVISOR=(--runtime="$RUNSC" --runtime-flag=network=host --network=host)
+# Docker sets no pids limit; podman's default is 2048 tasks per container, counted on the host.
+# Under runsc's ptrace platform (runsc 20221219's default) every address space of the sandbox is a
+# host stub process with a thread for each sentry thread that ever ran it, and stubs are pooled,
+# never freed: one 32-process fork bomb left ~1300 host tasks, two at once ~2150, repeated pairs
+# ~10600 (74 stubs x 157 sentry threads). A clone refused by pids.max makes the sentry panic: the
+# container exits with status 2 and nothing in its log. So the cloud image gets Docker's default.
+CLOUD_PIDS=(--pids-limit=-1)
 read -r -a EXTRA_RUN <<<"${PYEXECD_IMAGES_EXTRA_RUN:-}"
 # Docker's default capability set, exactly (podman's default lacks AUDIT_WRITE, MKNOD and NET_RAW):
 # both images are run with what `docker run` and Cloud Run give a container, no more.
@@ -467,6 +476,14 @@ test_local() {
     [ "$FAILED" -eq "$before" ] || show_log "$WORK/local.log"
 }
 
+# show_cloud_end NAME: how the cloud container ended, and a gVisor sentry panic if there was one.
+show_cloud_end() {
+    local state
+    state=$(podman inspect --format '{{.State.Status}} (exit status {{.State.ExitCode}})' "$1" 2>/dev/null)
+    echo "# cloud container: ${state:-gone}"
+    grep -h -A 5 -E '^(panic|fatal error):' "$WORK"/runsc/*boot* 2>/dev/null | head -n 6 | sed 's/^/#   runsc: /'
+}
+
 test_cloud() {
     local image=localhost/pyexecd-cloud:test port cname=pyexecd-images-$RUN_ID-cloud health
     if [ ! -x "$RUNSC" ]; then
@@ -477,7 +494,10 @@ test_cloud() {
     CONTAINERS+=("$cname")
     # As Cloud Run runs it: root, default capabilities, PORT in the environment. The host network
     # (the only way to reach a runsc container here) is shared, so bind to loopback only.
-    if ! podman run -d --name "$cname" "${GVISOR[@]}" "${ULIMITS[@]}" "${DOCKER_CAPS[@]}" "${EXTRA_RUN[@]}" -e PORT="$port" \
+    # runsc's own log (info level: cheap) keeps a sentry panic, which the container's log never shows.
+    mkdir -p "$WORK/runsc"
+    if ! podman run -d --name "$cname" "${GVISOR[@]}" --runtime-flag=debug-log="$WORK/runsc/" \
+        "${CLOUD_PIDS[@]}" "${ULIMITS[@]}" "${DOCKER_CAPS[@]}" "${EXTRA_RUN[@]}" -e PORT="$port" \
         -e PYEXECD_BIND=127.0.0.1 -e PYEXECD_TEST_SECRET="$SECRET" "$image" "${DAEMON_ARGS[@]}" \
         >"$WORK/run-cloud.log" 2>&1; then
         fail cloud_container_starts "$(tail -n 3 "$WORK/run-cloud.log" | tr '\n' ' ')"
@@ -490,6 +510,7 @@ test_cloud() {
         fail cloud_container_serves_health_on_PORT_under_gvisor "$health"
         podman logs "$cname" >"$WORK/cloud.log" 2>&1
         show_log "$WORK/cloud.log"
+        show_cloud_end "$cname"
         return
     fi
     local before=$FAILED
@@ -498,7 +519,10 @@ test_cloud() {
     leftovers cloud "$cname"
     drain "$cname" "$port"
     podman logs "$cname" >"$WORK/cloud.log" 2>&1
-    [ "$FAILED" -eq "$before" ] || show_log "$WORK/cloud.log"
+    if [ "$FAILED" -ne "$before" ]; then
+        show_log "$WORK/cloud.log"
+        show_cloud_end "$cname"
+    fi
 }
 
 # --- main ---------------------------------------------------------------------------------------
