@@ -57,8 +57,8 @@ GVISOR=(--runtime="$RUNSC" --runtime-flag=network=host --network=host)
 # Under runsc's ptrace platform (runsc 20221219's default) every address space of the sandbox is a
 # host stub process with a thread for each sentry thread that ever ran it, and stubs are pooled,
 # never freed: one 32-process fork bomb left ~1300 host tasks, two at once ~2150, repeated pairs
-# ~10600 (74 stubs x 157 sentry threads). A clone refused by pids.max makes the sentry panic: the
-# container exits with status 2 and nothing in its log. So the cloud image gets Docker's default.
+# ~10600 (then flat: 74 host processes, 157 sentry threads). A clone refused by pids.max makes the
+# sentry panic: the container exits with status 2, nothing in its log. So: Docker's default.
 CLOUD_PIDS=(--pids-limit=-1)
 read -r -a EXTRA_RUN <<<"${PYEXECD_IMAGES_EXTRA_RUN:-}"
 # Docker's default capability set, exactly (podman's default lacks AUDIT_WRITE, MKNOD and NET_RAW):
