@@ -18,7 +18,8 @@
 #          what is missing.
 #   cloud  run under gVisor (runsc) as root with Docker's default capability set and no other
 #          privilege, no pids limit (Docker's default, not podman's 2048: see CLOUD_PIDS), PORT
-#          set as Cloud Run sets it: the same suites, then draining on SIGTERM. runsc's log is
+#          set as Cloud Run sets it, writes kept in memory as Cloud Run keeps them (runsc
+#          --overlay): the same suites, then draining on SIGTERM. runsc's log is
 #          kept in the work directory; a sentry panic is shown when the leg fails.
 # Containers are always removed; images stay (localhost/pyexecd-MODE:test) so that later builds
 # reuse their layers.
@@ -60,6 +61,11 @@ GVISOR=(--runtime="$RUNSC" --runtime-flag=network=host --network=host)
 # ~10600 (then flat: 74 host processes, 157 sentry threads). A clone refused by pids.max makes the
 # sentry panic: the container exits with status 2, nothing in its log. So: Docker's default.
 CLOUD_PIDS=(--pids-limit=-1)
+# Cloud Run keeps a container's file system writes in memory; runsc does so with --overlay (a
+# memory-backed upper layer). Without it (runsc 20221219's default for containers) the container's
+# file system is the gofer's, which refuses mknod: the slots' /dev/null, zero and urandom stay
+# placeholder files a sandbox cannot write (/health: "devices" degraded).
+CLOUD_OVERLAY=(--runtime-flag=overlay)
 read -r -a EXTRA_RUN <<<"${PYEXECD_IMAGES_EXTRA_RUN:-}"
 # Docker's default capability set, exactly (podman's default lacks AUDIT_WRITE, MKNOD and NET_RAW):
 # both images are run with what `docker run` and Cloud Run give a container, no more.
@@ -552,7 +558,7 @@ test_cloud() {
     # runsc's own log (info level: cheap) keeps a sentry panic, which the container's log never shows.
     mkdir -p "$WORK/runsc"
     if ! podman run -d --name "$cname" "${GVISOR[@]}" --runtime-flag=debug-log="$WORK/runsc/" \
-        "${CLOUD_PIDS[@]}" "${ULIMITS[@]}" "${DOCKER_CAPS[@]}" "${EXTRA_RUN[@]}" -e PORT="$port" \
+        "${CLOUD_OVERLAY[@]}" "${CLOUD_PIDS[@]}" "${ULIMITS[@]}" "${DOCKER_CAPS[@]}" "${EXTRA_RUN[@]}" -e PORT="$port" \
         -e PYEXECD_BIND=127.0.0.1 -e PYEXECD_TEST_SECRET="$SECRET" "$image" "${DAEMON_ARGS[@]}" \
         >"$WORK/run-cloud.log" 2>&1; then
         fail cloud_container_starts "$(tail -n 3 "$WORK/run-cloud.log" | tr '\n' ' ')"
