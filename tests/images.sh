@@ -17,7 +17,10 @@
 #          each one in turn), and under gVisor, it must refuse to start with a message that says
 #          what is missing.
 #   cloud  run under gVisor (runsc) as root with Docker's default capability set and no other
-#          privilege, PORT set as Cloud Run sets it: the same suites, then draining on SIGTERM.
+#          privilege, no pids limit (Docker's default, not podman's 2048: see CLOUD_PIDS), PORT
+#          set as Cloud Run sets it, writes kept in memory as Cloud Run keeps them (runsc
+#          --overlay): the same suites, then draining on SIGTERM. runsc's log is
+#          kept in the work directory; a sentry panic is shown when the leg fails.
 # Containers are always removed; images stay (localhost/pyexecd-MODE:test) so that later builds
 # reuse their layers.
 #
@@ -51,6 +54,18 @@ ULIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
 LOCAL_FLAGS=(--security-opt seccomp=unconfined --security-opt apparmor=unconfined
     --security-opt systempaths=unconfined)
 GVISOR=(--runtime="$RUNSC" --runtime-flag=network=host --network=host)
+# Docker sets no pids limit; podman's default is 2048 tasks per container, counted on the host.
+# Under runsc's ptrace platform (runsc 20221219's default) every address space of the sandbox is a
+# host stub process with a thread for each sentry thread that ever ran it, and stubs are pooled,
+# never freed: one 32-process fork bomb left ~1300 host tasks, two at once ~2150, repeated pairs
+# ~10600 (then flat: 74 host processes, 157 sentry threads). A clone refused by pids.max makes the
+# sentry panic: the container exits with status 2, nothing in its log. So: Docker's default.
+CLOUD_PIDS=(--pids-limit=-1)
+# Cloud Run keeps a container's file system writes in memory; runsc does so with --overlay (a
+# memory-backed upper layer). Without it (runsc 20221219's default for containers) the container's
+# file system is the gofer's, which refuses mknod: the slots' /dev/null, zero and urandom stay
+# placeholder files a sandbox cannot write (/health: "devices" degraded).
+CLOUD_OVERLAY=(--runtime-flag=overlay)
 read -r -a EXTRA_RUN <<<"${PYEXECD_IMAGES_EXTRA_RUN:-}"
 # Docker's default capability set, exactly (podman's default lacks AUDIT_WRITE, MKNOD and NET_RAW):
 # both images are run with what `docker run` and Cloud Run give a container, no more.
@@ -299,10 +314,11 @@ sys.exit(1)
 EOF
 }
 
-run_suite() { # run_suite NAME PORT SCRIPT: adds the suite's totals
+run_suite() { # run_suite NAME PORT SCRIPT [SUITE OPTIONS...]: adds the suite's totals
     local name=$1 port=$2 script=$3 out=$WORK/$1.out last
+    shift 3
     echo "# $name"
-    timeout -k 10 900 "$PY" "$HERE/$script" --url "http://127.0.0.1:$port" "${SUITE_ARGS[@]}" 2>&1 |
+    timeout -k 10 900 "$PY" "$HERE/$script" --url "http://127.0.0.1:$port" "${SUITE_ARGS[@]}" "$@" 2>&1 |
         tee "$out" | sed "s/^/  /"
     last=$(tail -n 1 "$out")
     if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
@@ -467,6 +483,68 @@ test_local() {
     [ "$FAILED" -eq "$before" ] || show_log "$WORK/local.log"
 }
 
+# cloud_identity NAME PORT: the hostile suite's sandbox_process_runs_as_a_sandbox_host_uid, seen
+# from the container. That test looks for the sandbox in /proc where the suite runs; a runsc
+# container's processes live in gVisor's kernel, so the host never shows them. The container's
+# /proc is the view from outside the jail there: the same checks on it.
+cloud_identity() {
+    local out
+    if out=$("$PY" - "$1" "$2" "$HERE" "$SANDBOX_UID" "$MAX_SANDBOXES" <<'EOF'
+import secrets, subprocess, sys, threading, time
+name, port, here, lo, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+sys.path.insert(0, here)
+import testlib
+testlib.CFG.url, testlib.CFG.port = "http://127.0.0.1:%d" % port, port
+comm = "pxt" + secrets.token_hex(5)
+out = {}
+def run():
+    try:
+        out["resp"] = testlib.execute("import ctypes, time\ndef main():\n"
+                                      "    ctypes.CDLL(None).prctl(15, %r.encode(), 0, 0, 0)\n"
+                                      "    time.sleep(2)\n    return 'named'\n" % comm, timeout=30)
+    except Exception as exc:
+        out["exc"] = exc
+th = threading.Thread(target=run, daemon=True)
+th.start()
+found = ""
+deadline = time.monotonic() + 10
+while not found and th.is_alive() and time.monotonic() < deadline:
+    found = subprocess.run(["podman", "exec", name, "/bin/sh", "-c",
+                            'for d in /proc/[0-9]*; do [ "$(cat "$d/comm" 2>/dev/null)" = "$1" ] && '
+                            'cat "$d/status" && break; done', "-", comm],
+                           capture_output=True, text=True, timeout=30).stdout
+th.join(30)
+r = out.get("resp")
+if r is None or r.status != 200 or (r.json or {}).get("result") != "named":
+    sys.exit("the request failed: %s" % (r.describe() if r is not None else repr(out.get("exc"))))
+if not found:
+    sys.exit("the sandbox process was not found in the container's /proc by its name")
+st = dict(line.split(":", 1) for line in found.splitlines() if ":" in line)
+ids = [int(x) for x in st["Uid"].split() + st["Gid"].split()]
+if not all(lo <= i < lo + n for i in ids):
+    sys.exit("uids/gids %r must be slot ids in [%d, %d)" % (ids, lo, lo + n))
+if int(st["CapEff"].strip(), 16) != 0 or int(st["CapPrm"].strip(), 16) != 0:
+    sys.exit("CapEff %s, CapPrm %s: must be 0" % (st["CapEff"].strip(), st["CapPrm"].strip()))
+if "NoNewPrivs" in st and st["NoNewPrivs"].strip() != "1":  # gVisor has no such line
+    sys.exit("NoNewPrivs must be 1")
+if st.get("Seccomp", "").strip() != "2":
+    sys.exit("Seccomp must be 2 (filter), is %r" % st.get("Seccomp"))
+EOF
+    ); then
+        pass cloud_sandbox_runs_as_a_slot_uid_in_the_containers_proc
+    else
+        fail cloud_sandbox_runs_as_a_slot_uid_in_the_containers_proc "$out"
+    fi
+}
+
+# show_cloud_end NAME: how the cloud container ended, and a gVisor sentry panic if there was one.
+show_cloud_end() {
+    local state
+    state=$(podman inspect --format '{{.State.Status}} (exit status {{.State.ExitCode}})' "$1" 2>/dev/null)
+    echo "# cloud container: ${state:-gone}"
+    grep -h -A 5 -E '^(panic|fatal error):' "$WORK"/runsc/*boot* 2>/dev/null | head -n 6 | sed 's/^/#   runsc: /'
+}
+
 test_cloud() {
     local image=localhost/pyexecd-cloud:test port cname=pyexecd-images-$RUN_ID-cloud health
     if [ ! -x "$RUNSC" ]; then
@@ -477,7 +555,10 @@ test_cloud() {
     CONTAINERS+=("$cname")
     # As Cloud Run runs it: root, default capabilities, PORT in the environment. The host network
     # (the only way to reach a runsc container here) is shared, so bind to loopback only.
-    if ! podman run -d --name "$cname" "${GVISOR[@]}" "${ULIMITS[@]}" "${DOCKER_CAPS[@]}" "${EXTRA_RUN[@]}" -e PORT="$port" \
+    # runsc's own log (info level: cheap) keeps a sentry panic, which the container's log never shows.
+    mkdir -p "$WORK/runsc"
+    if ! podman run -d --name "$cname" "${GVISOR[@]}" --runtime-flag=debug-log="$WORK/runsc/" \
+        "${CLOUD_OVERLAY[@]}" "${CLOUD_PIDS[@]}" "${ULIMITS[@]}" "${DOCKER_CAPS[@]}" "${EXTRA_RUN[@]}" -e PORT="$port" \
         -e PYEXECD_BIND=127.0.0.1 -e PYEXECD_TEST_SECRET="$SECRET" "$image" "${DAEMON_ARGS[@]}" \
         >"$WORK/run-cloud.log" 2>&1; then
         fail cloud_container_starts "$(tail -n 3 "$WORK/run-cloud.log" | tr '\n' ' ')"
@@ -490,15 +571,20 @@ test_cloud() {
         fail cloud_container_serves_health_on_PORT_under_gvisor "$health"
         podman logs "$cname" >"$WORK/cloud.log" 2>&1
         show_log "$WORK/cloud.log"
+        show_cloud_end "$cname"
         return
     fi
     local before=$FAILED
     run_suite cloud_api_test "$port" api_test.py
-    run_suite cloud_hostile_test "$port" hostile_test.py
+    run_suite cloud_hostile_test "$port" hostile_test.py --skip sandbox_process_runs_as_a_sandbox_host_uid
+    cloud_identity "$cname" "$port"
     leftovers cloud "$cname"
     drain "$cname" "$port"
     podman logs "$cname" >"$WORK/cloud.log" 2>&1
-    [ "$FAILED" -eq "$before" ] || show_log "$WORK/cloud.log"
+    if [ "$FAILED" -ne "$before" ]; then
+        show_log "$WORK/cloud.log"
+        show_cloud_end "$cname"
+    fi
 }
 
 # --- main ---------------------------------------------------------------------------------------
