@@ -186,6 +186,7 @@ class Zygote:
 
     def spawn(self, ctl, msg, fds):
         words = msg.split()
+        step = b"clone"
         if words[:1] == [b"S"] and len(words) == 4 and len(fds) == NFDS:
             uid, tmp_mb, cgroupns = (int(w) for w in words[1:])
             pid, err = self.clone(SANDBOX_FLAGS)
@@ -193,13 +194,22 @@ class Zygote:
                 self.child(fds, uid, tmp_mb, cgroupns)  # never returns
         elif words[:1] == [b"C"] and len(words) == 2 and len(fds) == CLOUD_NFDS:
             daemon = os.getppid()
+            # The pid goes to the daemon only once the child lets the guardian trace it: an
+            # attach before that is refused (seen under podman + runsc).
+            ready_r, ready_w = os.pipe()
             pid, err = fork()
             if pid == 0:
-                self.cloud_child(fds, int(words[1]), daemon)  # never returns
+                os.close(ready_r)
+                self.cloud_child(fds, int(words[1]), daemon, ready_w)  # never returns
+            os.close(ready_w)
+            if pid > 0 and os.read(ready_r, 1) != b"t":
+                # The child reported its failed step on its report pipe and exited.
+                pid, err, step = -1, errno.EPERM, b"let the guardian trace"
+            os.close(ready_r)
         else:
             ctl.send(b"E %d bad spawn request" % errno.EINVAL)
             return
-        ctl.send(b"P %d" % pid if pid > 0 else b"E %d clone" % err)
+        ctl.send(b"P %d" % pid if pid > 0 else b"E %d %s" % (err, step))
 
     def clone(self, flags):
         """A raw clone (os.fork cannot pass flags): (pid, errno); the child returns (0, 0)."""
@@ -273,7 +283,7 @@ class Zygote:
 
     # --- cloud: the sandbox, the zygote's child -------------------------------------------------
 
-    def cloud_child(self, fds, uid, daemon):
+    def cloud_child(self, fds, uid, daemon, ready):
         script, out, err, result, go, report, root = fds
         try:
             # Its guardian, the daemon's next child, attaches to it: same uid (root), dumpable,
@@ -282,6 +292,8 @@ class Zygote:
             if libc.prctl(PR_SET_PTRACER, daemon, 0, 0, 0) != 0 and \
                     ctypes.get_errno() != errno.EINVAL:
                 raise Failed("let the guardian trace")
+            do("tell the zygote", os.write, ready, b"t")
+            os.close(ready)
             # Traced and limited from here; EOF: the guardian is gone.
             if do("wait for the guardian", os.read, go, 1) != b"g":
                 raise Failed("wait for the guardian", errno.EPIPE)

@@ -388,19 +388,35 @@ EOF
 }
 
 # leftovers NAME CONTAINER: after the suites, nothing of a finished request may be left in the
-# container: no zombie (an orphan nobody reaps) and no process of a sandbox uid.
+# container: no zombie (an orphan nobody reaps) and no process of a sandbox uid. Warm start's own
+# processes run zygote.py as the daemon's or the zygote's children: the zygote and one ready
+# sandbox per slot at most.
 leftovers() {
     local name=$1 cname=$2 out t0=$SECONDS
     while :; do
         out=$(timeout 30 podman exec "$cname" /bin/sh -c '
+            daemon= zygote= warm=0
+            for d in /proc/[0-9]*; do
+                case $(cat "$d/comm" 2>/dev/null) in
+                pyexecd) daemon=${d#/proc/} ;;
+                pyexecd-zygote) zygote=${d#/proc/} ;;
+                esac
+            done
             for d in /proc/[0-9]*; do
                 s=$(cat "$d/stat" 2>/dev/null) || continue
                 state=${s##*) }; state=${state%% *}
+                ppid=${s##*) }; ppid=${ppid#* }; ppid=${ppid%% *}
                 uid=$(awk "/^Uid:/ {print \$2}" "$d/status" 2>/dev/null)
-                if [ "$state" = Z ] || [ "${uid:-0}" -ge "$1" ]; then
-                    echo "pid ${d#/proc/} state $state uid $uid: $(tr "\0" " " <"$d/cmdline" | cut -c1-60)"
+                cmd=$(tr "\0" " " <"$d/cmdline" | cut -c1-60)
+                if [ "$state" != Z ] && { [ "$ppid" = "$daemon" ] || [ "$ppid" = "$zygote" ]; } &&
+                    case $cmd in *zygote.py*) true ;; *) false ;; esac; then
+                    warm=$((warm + 1))
+                elif [ "$state" = Z ] || [ "${uid:-0}" -ge "$1" ]; then
+                    echo "pid ${d#/proc/} state $state uid $uid: $cmd"
                 fi
-            done' - "$SANDBOX_UID" 2>&1)
+            done
+            [ "$warm" -le $(($2 + 1)) ] || echo "$warm warm-start processes for $2 slots"
+            ' - "$SANDBOX_UID" "$MAX_SANDBOXES" 2>&1)
         if [ -z "$out" ] || [ $((SECONDS - t0)) -ge 5 ]; then break; fi
         sleep 0.5
     done
