@@ -240,11 +240,23 @@ static void discard(struct jail_sandbox *sb)
     jail_cleanup(sb, NULL);
 }
 
+/* Until no process of a slot uid is left (bounded): the killed ready sandboxes are the zygote's
+ * children, which it reaps only while it lives; orphaned to pid 1, they can stay zombies of the
+ * slot uid for long (and block the next daemon's start-up check). */
+static void await_slot_uids(void)
+{
+    const struct timespec pause = {0, 5000000};
+    for (int i = 0; i < nslots; i++)
+        for (int waited = 0; waited < 2000 && uid_in_use(slots[i].uid) == 1; waited += 5)
+            nanosleep(&pause, NULL);
+}
+
 void jail_shutdown(void)
 {
     for (int i = 0; i < nslots; i++)
         if (slots[i].ready.pid > 0)
             discard(&slots[i].ready);
+    await_slot_uids();
     cloud_zygote_stop();
     for (int i = 0; i < nslots; i++) {
         if (slots[i].root_fd >= 0)
