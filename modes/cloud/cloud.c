@@ -307,9 +307,9 @@ __attribute__((noreturn)) static void contain(const struct sandbox_pipes *p,
 }
 
 /* Between the daemon and the sandbox, for the sandbox's whole life. sandbox: a warm one the
- * zygote made, or 0: fork it here (cold). */
+ * zygote (pid zygote) made, or 0: fork it here (cold). */
 __attribute__((noreturn)) static void guardian(struct sandbox_pipes *p, struct jail_slot *slot,
-                                               pid_t daemon, pid_t sandbox)
+                                               pid_t daemon, pid_t sandbox, pid_t zygote)
 {
     struct guard g = {.uid = slot->uid, .cpu_ms = slot->cpu_ms};
     if (guard_prepare(daemon) != 0)
@@ -321,21 +321,21 @@ __attribute__((noreturn)) static void guardian(struct sandbox_pipes *p, struct j
         contain(p, slot);
     if (pid < 0)
         sandbox_fail(p, "fork the sandbox");
-    guardian_run(&g, pid, sandbox > 0, cfg, p);
+    guardian_run(&g, pid, sandbox > 0 ? zygote : 0, cfg, p);
 }
 
 /* The guardian of a new sandbox, the daemon's child either way; a warm sandbox is first made by
  * the zygote (waiting for the guardian to attach). */
 static pid_t launch(struct jail_slot *slot, struct sandbox_pipes *p, char *err, size_t errlen)
 {
-    pid_t sandbox = 0;
+    pid_t sandbox = 0, zygote = 0;
     if (cfg->warm_start &&
-        (sandbox = cloud_zygote_spawn(p, slot->uid, slot->root_fd, err, errlen)) < 0)
+        (sandbox = cloud_zygote_spawn(p, slot->uid, slot->root_fd, &zygote, err, errlen)) < 0)
         return -1;
     pid_t daemon = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        guardian(p, slot, daemon, sandbox);
+        guardian(p, slot, daemon, sandbox, zygote);
     if (pid < 0)
         snprintf(err, errlen, "fork the guardian: %s", strerror(errno));
     return pid;

@@ -66,14 +66,14 @@ void cloud_zygote_init(int rootfs_fd, const struct config *cfg, const struct sec
     zygote_ctl_init(&(struct zygote_spec){.launch = launch, .prog = prog, .preload = preload});
 }
 
-pid_t cloud_zygote_spawn(const struct sandbox_pipes *p, uid_t uid, int root_fd, char *err,
-                         size_t errlen)
+pid_t cloud_zygote_spawn(const struct sandbox_pipes *p, uid_t uid, int root_fd, pid_t *zygote,
+                         char *err, size_t errlen)
 {
     char msg[32];
     const int fds[NFDS] = {p->script[0], p->out[1],    p->err[1], p->result[1],
                            p->go[0],     p->report[1], root_fd};
     snprintf(msg, sizeof(msg), "C %u", (unsigned)uid);
-    return zygote_ctl_spawn(msg, fds, NFDS, err, errlen);
+    return zygote_ctl_spawn(msg, fds, NFDS, zygote, err, errlen);
 }
 
 void cloud_zygote_stop(void)

@@ -18,10 +18,10 @@ struct seccomp_prog;
 void cloud_zygote_init(int rootfs_fd, const struct config *cfg, const struct seccomp_prog *prog);
 
 /* A new sandbox for the slot (uid, its root), holding the sandbox ends of p and waiting on p's
- * "go" for its guardian. Returns its pid (the zygote's child, not the daemon's), or -1 with the
- * failed step in err. Safe to call from several threads. */
-pid_t cloud_zygote_spawn(const struct sandbox_pipes *p, uid_t uid, int root_fd, char *err,
-                         size_t errlen);
+ * "go" for its guardian. Returns its pid (the zygote's child, not the daemon's; *zygote is the
+ * zygote's pid), or -1 with the failed step in err. Safe to call from several threads. */
+pid_t cloud_zygote_spawn(const struct sandbox_pipes *p, uid_t uid, int root_fd, pid_t *zygote,
+                         char *err, size_t errlen);
 
 /* Kills and reaps the zygote (ready sandboxes stay: their guardians hold them). */
 void cloud_zygote_stop(void);

@@ -198,7 +198,8 @@ static bool alive_locked(void)
     return false;
 }
 
-pid_t zygote_ctl_spawn(const char *msg, const int *fds, int nfds, char *err, size_t errlen)
+pid_t zygote_ctl_spawn(const char *msg, const int *fds, int nfds, pid_t *zygote, char *err,
+                       size_t errlen)
 {
     pid_t pid = -1;
     bool broken = true;
@@ -213,6 +214,8 @@ pid_t zygote_ctl_spawn(const char *msg, const int *fds, int nfds, char *err, siz
         if (broken)
             stop_locked();
     }
+    if (zygote != NULL)
+        *zygote = zpid;
     pthread_mutex_unlock(&lock);
     return pid;
 }

@@ -23,10 +23,12 @@ struct zygote_spec {
 void zygote_ctl_init(const struct zygote_spec *spec);
 
 /* Sends msg with the fds (SCM_RIGHTS) and returns the pid the zygote answers ("P <pid>"), or -1
- * with the failed step in err. Starts the zygote first if it is not running (and waits until it
- * has imported the preload list); one that died or stopped answering is replaced once, on this
- * request's time, and the log says so. Safe to call from several threads. */
-pid_t zygote_ctl_spawn(const char *msg, const int *fds, int nfds, char *err, size_t errlen);
+ * with the failed step in err; *zygote (if not NULL) is the zygote's own pid. Starts the zygote
+ * first if it is not running (and waits until it has imported the preload list); one that died or
+ * stopped answering is replaced once, on this request's time, and the log says so. Safe to call
+ * from several threads. */
+pid_t zygote_ctl_spawn(const char *msg, const int *fds, int nfds, pid_t *zygote, char *err,
+                       size_t errlen);
 
 /* Kills and reaps the zygote. */
 void zygote_ctl_stop(void);

@@ -110,7 +110,7 @@ pid_t zygote_spawn(const struct sandbox_pipes *p, int slot, bool cgroupns, char 
                            p->result[1], p->go[0],  p->report[1]};
     snprintf(msg, sizeof(msg), "S %d %lld %d", SANDBOX_UID + slot, (long long)cfg->tmp_mb,
              cgroupns ? 1 : 0);
-    return zygote_ctl_spawn(msg, fds, NFDS, err, errlen);
+    return zygote_ctl_spawn(msg, fds, NFDS, NULL, err, errlen);
 }
 
 void zygote_stop(void)
