@@ -228,9 +228,13 @@ class Zygote:
     # --- the child: the rest of the jail, then the harness ------------------------------------
 
     def child(self, fds, uid, tmp_mb, cgroupns):
-        report = fds[5]
+        self.finish(fds[5], lambda: self.contain(fds, uid, tmp_mb, cgroupns))
+
+    def finish(self, report, contain):
+        """Runs the jail's own steps (contain, which ends with the fds in place), the last steps
+        every jail shares, then the request; a failed step goes to the report pipe."""
         try:
-            self.contain(fds, uid, tmp_mb, cgroupns)
+            contain()
             report = REPORT_FD
             self.enter()
         except Failed as exc:
@@ -284,36 +288,29 @@ class Zygote:
     # --- cloud: the sandbox, the zygote's child -------------------------------------------------
 
     def cloud_child(self, fds, uid, daemon, ready):
+        self.finish(fds[5], lambda: self.cloud_contain(fds, uid, daemon, ready))
+
+    def cloud_contain(self, fds, uid, daemon, ready):
         script, out, err, result, go, report, root = fds
-        try:
-            # Its guardian, the daemon's next child, attaches to it: same uid (root), dumpable,
-            # and Yama's scope 1 admits the named process's descendants (EINVAL: no Yama here).
-            check("let the guardian trace", libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
-            if libc.prctl(PR_SET_PTRACER, daemon, 0, 0, 0) != 0 and \
-                    ctypes.get_errno() != errno.EINVAL:
-                raise Failed("let the guardian trace")
-            do("tell the zygote", os.write, ready, b"t")
-            os.close(ready)
-            # Traced and limited from here; EOF: the guardian is gone.
-            if do("wait for the guardian", os.read, go, 1) != b"g":
-                raise Failed("wait for the guardian", errno.EPIPE)
-            # The cold cloud jail's steps (modes/cloud/cloud.c, contain), in its order.
-            do("setsid", os.setsid)
-            do("chroot into the slot's root", os.fchdir, root)
-            do("chroot into the slot's root", os.chroot, ".")
-            do("chroot into the slot's root", os.chdir, "/")
-            become(uid)
-            self.drop_caps()
-            do("set up fds", place_fds, script, out, err, result, report)
-            report = REPORT_FD
-            self.enter()
-        except Failed as exc:
-            send_report(report, exc.err, exc.step)
-        except BaseException as exc:  # a bug here must not leave a half-jailed process
-            send_report(report, errno.EIO, "zygote: %s" % type(exc).__name__)
-        else:
-            run_request()
-        os._exit(127)
+        # Its guardian, the daemon's next child, attaches to it: same uid (root), dumpable, and
+        # Yama's scope 1 admits the named process's descendants (EINVAL: no Yama here).
+        check("let the guardian trace", libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+        if libc.prctl(PR_SET_PTRACER, daemon, 0, 0, 0) != 0 and \
+                ctypes.get_errno() != errno.EINVAL:
+            raise Failed("let the guardian trace")
+        do("tell the zygote", os.write, ready, b"t")
+        os.close(ready)
+        # Traced and limited from here; EOF: the guardian is gone.
+        if do("wait for the guardian", os.read, go, 1) != b"g":
+            raise Failed("wait for the guardian", errno.EPIPE)
+        # The cold cloud jail's steps (modes/cloud/cloud.c, contain), in its order.
+        do("setsid", os.setsid)
+        do("chroot into the slot's root", os.fchdir, root)
+        do("chroot into the slot's root", os.chroot, ".")
+        do("chroot into the slot's root", os.chdir, "/")
+        become(uid)
+        self.drop_caps()
+        do("set up fds", place_fds, script, out, err, result, report)
 
 
 def fork():

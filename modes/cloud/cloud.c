@@ -35,6 +35,7 @@
 #include "../../src/config.h"
 #include "../../src/log.h"
 #include "../common/probe_list.h"
+#include "../common/ready.h"
 #include "../common/rlimits.h"
 #include "../common/sandbox.h"
 #include "../common/seccomp.h"
@@ -371,52 +372,29 @@ static int start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, siz
     return 0;
 }
 
-/* Whether the guardian has not ended yet (it ends only once the whole sandbox has). It is this
- * daemon's child: until reaped, its pid cannot name another process. */
-static bool guardian_running(pid_t pid)
-{
-    siginfo_t si;
-    memset(&si, 0, sizeof(si));
-    if (pid <= 0 || waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
-        return false; /* reaped already */
-    return si.si_pid == 0;
-}
+static const struct ready_ops pool = {.start = start, .discard = discard};
 
 int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
 {
-    struct jail_sandbox *ready = &slot->ready;
-    if (ready->pid > 0) {
-        /* Ready since the last request; unless something ended it while it waited. */
-        if (guardian_running(ready->pid)) {
-            *sb = *ready;
-            ready->pid = -1;
-            return 0;
-        }
-        log_warn("slot %d: its ready sandbox died while waiting; starting another", slot->index);
-        discard(ready);
-    }
-    return start(slot, sb, err, errlen);
+    return ready_take(&slot->ready, slot, slot->index, &pool, sb, err, errlen);
 }
 
 void jail_slot_prepare(struct jail_slot *slot)
 {
-    char err[256];
-    if (!cfg->warm_start || slot->ready.pid > 0)
-        return;
-    if (start(slot, &slot->ready, err, sizeof(err)) != 0)
-        log_warn("slot %d: no sandbox ready ahead of time: %s", slot->index, err);
+    if (cfg->warm_start)
+        ready_fill(&slot->ready, slot, slot->index, &pool);
 }
 
 void jail_kill(struct jail_sandbox *sb)
 {
     const struct timespec pause = {0, 1000000};
-    if (!guardian_running(sb->pid))
+    if (!sandbox_running(sb->pid))
         return;
     /* The guardian kills every task of the sandbox by id, as root: nothing in the sandbox can stop
      * that (a helper with the slot uid could be killed by the sandbox first). */
     kill(sb->pid, SIGTERM);
     for (int ms = 0; ms < GUARDIAN_GRACE_MS; ms++) {
-        if (!guardian_running(sb->pid))
+        if (!sandbox_running(sb->pid))
             return;
         nanosleep(&pause, NULL);
     }

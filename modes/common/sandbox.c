@@ -91,6 +91,16 @@ int sandbox_handover(struct sandbox_pipes *p, struct jail_sandbox *sb, char *err
     return 0;
 }
 
+bool sandbox_running(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    /* WNOWAIT: an ended child stays a zombie, for its owner to reap. */
+    if (pid <= 0 || waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return false; /* reaped already */
+    return si.si_pid == 0;
+}
+
 int sandbox_release(struct sandbox_pipes *p)
 {
     char go = 'g';

@@ -4,6 +4,7 @@
 #ifndef PYEXECD_SANDBOX_H
 #define PYEXECD_SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -27,6 +28,9 @@ void pipes_close_all(struct sandbox_pipes *p);
 void pipes_keep_parent_ends(struct sandbox_pipes *p, struct jail_sandbox *sb);
 void sandbox_close_fds(struct jail_sandbox *sb);
 int sandbox_release(struct sandbox_pipes *p);
+/* Whether pid, a child of the daemon, has not ended yet (until it is reaped, its pid cannot name
+ * another process). */
+bool sandbox_running(pid_t pid);
 /* The supervisor's side once the sandbox runs: keeps its pipe ends in sb, waits for the exec
  * of the harness (or the failed step, then reaps sb->pid and closes sb's fds). */
 int sandbox_handover(struct sandbox_pipes *p, struct jail_sandbox *sb, char *err, size_t errlen);

@@ -30,6 +30,7 @@
 #include "../../src/config.h"
 #include "../../src/log.h"
 #include "../common/probe_list.h"
+#include "../common/ready.h"
 #include "../common/rlimits.h"
 #include "../common/sandbox.h"
 #include "../common/seccomp.h"
@@ -234,30 +235,17 @@ fail:
     return -1;
 }
 
+static const struct ready_ops pool = {.start = start, .discard = discard};
+
 int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
 {
-    struct jail_sandbox *ready = &slot->ready;
-    if (ready->pid > 0) {
-        /* Ready since the last request; unless something killed it while it waited. */
-        if (waitpid(ready->pid, NULL, WNOHANG) == 0) {
-            *sb = *ready;
-            ready->pid = -1;
-            return 0;
-        }
-        log_warn("slot %d: its ready sandbox died while waiting; starting another", slot->index);
-        ready->pid = -1;
-        discard(ready);
-    }
-    return start(slot, sb, err, errlen);
+    return ready_take(&slot->ready, slot, slot->index, &pool, sb, err, errlen);
 }
 
 void jail_slot_prepare(struct jail_slot *slot)
 {
-    char err[256];
-    if (!cfg->warm_start || slot->ready.pid > 0)
-        return;
-    if (start(slot, &slot->ready, err, sizeof(err)) != 0)
-        log_warn("slot %d: no sandbox ready ahead of time: %s", slot->index, err);
+    if (cfg->warm_start)
+        ready_fill(&slot->ready, slot, slot->index, &pool);
 }
 
 void jail_kill(struct jail_sandbox *sb)
