@@ -227,20 +227,6 @@ int jail_init(const struct config *c, struct jail_probe *p, char *err, size_t er
     return 0;
 }
 
-/* A ready sandbox that will not run a script: its guardian killed (the sandbox dies with it,
- * PTRACE_O_EXITKILL) and reaped, its fds closed, the slot swept and its /tmp removed. */
-static void discard(struct jail_sandbox *sb)
-{
-    if (sb->pid > 0) {
-        kill(sb->pid, SIGKILL);
-        while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    sb->pid = -1;
-    sandbox_close_fds(sb);
-    jail_cleanup(sb, NULL);
-}
-
 /* Until no process of a slot uid is left (bounded): the killed ready sandboxes are the zygote's
  * children, which it reaps only while it lives; orphaned to pid 1, they can stay zombies of the
  * slot uid for long (and block the next daemon's start-up check). */
@@ -256,7 +242,7 @@ void jail_shutdown(void)
 {
     for (int i = 0; i < nslots; i++)
         if (slots[i].ready.pid > 0)
-            discard(&slots[i].ready);
+            ready_discard(&slots[i].ready);
     await_slot_uids();
     cloud_zygote_stop();
     for (int i = 0; i < nslots; i++) {
@@ -372,17 +358,15 @@ static int start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, siz
     return 0;
 }
 
-static const struct ready_ops pool = {.start = start, .discard = discard};
-
 int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
 {
-    return ready_take(&slot->ready, slot, slot->index, &pool, sb, err, errlen);
+    return ready_take(&slot->ready, slot, slot->index, start, sb, err, errlen);
 }
 
 void jail_slot_prepare(struct jail_slot *slot)
 {
     if (cfg->warm_start)
-        ready_fill(&slot->ready, slot, slot->index, &pool);
+        ready_fill(&slot->ready, slot, slot->index, start);
 }
 
 void jail_kill(struct jail_sandbox *sb)

@@ -1,11 +1,27 @@
 #include "ready.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "../../src/log.h"
 #include "../jail.h"
 #include "sandbox.h"
 
-int ready_take(struct jail_sandbox *ready, struct jail_slot *slot, int index,
-               const struct ready_ops *ops, struct jail_sandbox *sb, char *err, size_t errlen)
+void ready_discard(struct jail_sandbox *sb)
+{
+    if (sb->pid > 0) {
+        kill(sb->pid, SIGKILL);
+        while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    sb->pid = -1;
+    sandbox_close_fds(sb);
+    jail_cleanup(sb, NULL);
+}
+
+int ready_take(struct jail_sandbox *ready, struct jail_slot *slot, int index, ready_start_fn start,
+               struct jail_sandbox *sb, char *err, size_t errlen)
 {
     if (ready->pid > 0) {
         /* Ready since the last request, unless something ended it while it waited. */
@@ -15,17 +31,16 @@ int ready_take(struct jail_sandbox *ready, struct jail_slot *slot, int index,
             return 0;
         }
         log_warn("slot %d: its ready sandbox died while waiting; starting another", index);
-        ops->discard(ready);
+        ready_discard(ready);
     }
-    return ops->start(slot, sb, err, errlen);
+    return start(slot, sb, err, errlen);
 }
 
-void ready_fill(struct jail_sandbox *ready, struct jail_slot *slot, int index,
-                const struct ready_ops *ops)
+void ready_fill(struct jail_sandbox *ready, struct jail_slot *slot, int index, ready_start_fn start)
 {
     char err[256];
     if (ready->pid > 0)
         return;
-    if (ops->start(slot, ready, err, sizeof(err)) != 0)
+    if (start(slot, ready, err, sizeof(err)) != 0)
         log_warn("slot %d: no sandbox ready ahead of time: %s", index, err);
 }

@@ -9,22 +9,22 @@
 struct jail_sandbox;
 struct jail_slot;
 
-/* The jail's own steps. */
-struct ready_ops {
-    /* Makes a sandbox for the slot (as jail_start). */
-    int (*start)(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen);
-    /* Kills, reaps and cleans up a sandbox that never ran a script. */
-    void (*discard)(struct jail_sandbox *sb);
-};
+/* Makes a sandbox for the slot (the jail's own jail_start). */
+typedef int (*ready_start_fn)(struct jail_slot *slot, struct jail_sandbox *sb, char *err,
+                              size_t errlen);
+
+/* Kills and reaps a sandbox that will not run a script (sb->pid, the daemon's child, takes the rest
+ * of the sandbox with it in every jail), closes its fds and lets the jail clean up after it. */
+void ready_discard(struct jail_sandbox *sb);
 
 /* jail_start with a pool: the ready sandbox if it is still there (one that died while waiting is
  * discarded and logged), else a new one. */
-int ready_take(struct jail_sandbox *ready, struct jail_slot *slot, int index,
-               const struct ready_ops *ops, struct jail_sandbox *sb, char *err, size_t errlen);
+int ready_take(struct jail_sandbox *ready, struct jail_slot *slot, int index, ready_start_fn start,
+               struct jail_sandbox *sb, char *err, size_t errlen);
 
 /* jail_slot_prepare with a pool: makes the slot's ready sandbox unless it has one (a failure is
  * logged; the next request then makes its own). */
 void ready_fill(struct jail_sandbox *ready, struct jail_slot *slot, int index,
-                const struct ready_ops *ops);
+                ready_start_fn start);
 
 #endif

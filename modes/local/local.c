@@ -118,24 +118,11 @@ int jail_init(const struct config *c, struct jail_probe *p, char *err, size_t er
     return 0;
 }
 
-/* Kills and reaps a sandbox that never ran a script, and removes its cgroup. */
-static void discard(struct jail_sandbox *sb)
-{
-    if (sb->pid > 0) {
-        kill(sb->pid, SIGKILL);
-        while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    sb->pid = -1;
-    sandbox_close_fds(sb);
-    cgroup_destroy(&sb->slot->cg, NULL);
-}
-
 void jail_shutdown(void)
 {
     for (int i = 0; i < (int)(sizeof(slots) / sizeof(slots[0])); i++)
         if (slots[i].ready.pid > 0)
-            discard(&slots[i].ready);
+            ready_discard(&slots[i].ready);
     zygote_stop();
     cgroup_shutdown();
     seccomp_prog_free(&prog);
@@ -235,17 +222,15 @@ fail:
     return -1;
 }
 
-static const struct ready_ops pool = {.start = start, .discard = discard};
-
 int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
 {
-    return ready_take(&slot->ready, slot, slot->index, &pool, sb, err, errlen);
+    return ready_take(&slot->ready, slot, slot->index, start, sb, err, errlen);
 }
 
 void jail_slot_prepare(struct jail_slot *slot)
 {
     if (cfg->warm_start)
-        ready_fill(&slot->ready, slot, slot->index, &pool);
+        ready_fill(&slot->ready, slot, slot->index, start);
 }
 
 void jail_kill(struct jail_sandbox *sb)
