@@ -8,7 +8,6 @@
  * sandbox's pid. */
 #include "zygote.h"
 
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
@@ -18,7 +17,6 @@
 #include "../common/sandbox.h"
 #include "../common/zygote_ctl.h"
 
-#define ZYGOTE "/opt/pyexecd/zygote.py"
 #define NFDS 7
 
 static int rootfs = -1;
@@ -36,14 +34,7 @@ __attribute__((noreturn)) static void contain(int sock)
     step = "parent death signal";
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != daemon_pid)
         goto fail;
-    step = "fds";
-    if (dup2(sock, 0) != 0 || close_range(3, INT_MAX, 0) != 0)
-        goto fail;
-    step = "signals";
-    if (sandbox_reset_signals() != 0)
-        goto fail;
-    step = "execve " ZYGOTE;
-    sandbox_exec_python(ZYGOTE, preload);
+    zygote_ctl_exec(sock, preload);
 fail:
     zygote_ctl_report_failure(sock, step);
     _exit(127);

@@ -4,6 +4,7 @@
 #include "zygote_ctl.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "../../src/log.h"
+#include "sandbox.h"
 #include "seccomp.h"
 
 #define START_TIMEOUT_MS 120000 /* importing pandas takes ~0.5 s here, ~2 s under gVisor */
@@ -25,6 +27,18 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct zygote_spec spec;
 static pid_t zpid = -1;
 static int ctl = -1;
+
+void zygote_ctl_exec(int sock, const char *preload)
+{
+    const char *step = "fds";
+    if (dup2(sock, 0) == 0 && close_range(3, INT_MAX, 0) == 0 &&
+        (step = "signals", sandbox_reset_signals()) == 0) {
+        step = "execve " ZYGOTE_SCRIPT;
+        sandbox_exec_python(ZYGOTE_SCRIPT, preload);
+    }
+    zygote_ctl_report_failure(sock, step);
+    _exit(127);
+}
 
 void zygote_ctl_report_failure(int sock, const char *step)
 {

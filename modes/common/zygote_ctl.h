@@ -33,6 +33,13 @@ pid_t zygote_ctl_spawn(const char *msg, const int *fds, int nfds, pid_t *zygote,
 /* Kills and reaps the zygote. */
 void zygote_ctl_stop(void);
 
+#define ZYGOTE_SCRIPT "/opt/pyexecd/zygote.py"
+
+/* In the zygote's process, after the jail's own steps: the control socket becomes fd 0, every
+ * other fd but 1 and 2 is closed, signals are reset, and zygote.py is exec'd with the preload
+ * list. Reports the failed step and exits if any fails. Async-signal-safe. */
+__attribute__((noreturn)) void zygote_ctl_exec(int sock, const char *preload);
+
 /* In the zygote's process before its exec (async-signal-safe): the failed step goes to the
  * daemon as a failed spawn would, "E <errno> <step>". */
 void zygote_ctl_report_failure(int sock, const char *step);

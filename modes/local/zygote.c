@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +25,6 @@
 #include "mnt.h"
 #include "user.h"
 
-#define ZYGOTE "/opt/pyexecd/zygote.py"
 #define ZYGOTE_FLAGS (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 #define NFDS 6
 
@@ -53,14 +51,7 @@ __attribute__((noreturn)) static void contain(int sock, int go)
     step = "parent death signal";
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
         goto fail;
-    step = "fds";
-    if (dup2(sock, 0) != 0 || close_range(3, INT_MAX, 0) != 0)
-        goto fail;
-    step = "signals";
-    if (sandbox_reset_signals() != 0)
-        goto fail;
-    step = "execve " ZYGOTE;
-    sandbox_exec_python(ZYGOTE, cfg->preload);
+    zygote_ctl_exec(sock, cfg->preload);
 fail:
     zygote_ctl_report_failure(sock, step);
     _exit(127);
