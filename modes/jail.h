@@ -56,7 +56,9 @@ void jail_shutdown(void);
 struct jail_slot *jail_slot_get(int n);
 
 /* Starts a fresh sandbox in the slot. On failure returns -1 and names the failed step in err;
- * nothing is left running. */
+ * nothing is left running. JAIL_UNAVAILABLE: the slot could not be proven clean and is being
+ * rebuilt (err says why); the request may be retried. */
+#define JAIL_UNAVAILABLE (-2)
 int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen);
 
 /* On the slot's worker, between requests (after the reply went out): gets the slot's next

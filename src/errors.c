@@ -21,6 +21,7 @@ static const struct {
     [ERR_SECURITY] = {"SecurityViolation", 403, 0},
     [ERR_TIMEOUT] = {"TimeoutError", 504, 0},
     [ERR_BUSY] = {"ServerBusy", 503, 0},
+    [ERR_UNAVAILABLE] = {"SandboxUnavailable", 503, 0},
     [ERR_INTERNAL] = {"InternalError", 500, 0},
 };
 

@@ -17,6 +17,7 @@ enum err_type {
     ERR_SECURITY,
     ERR_TIMEOUT,
     ERR_BUSY,
+    ERR_UNAVAILABLE,
     ERR_INTERNAL,
 };
 

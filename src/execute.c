@@ -94,7 +94,7 @@ static void finish(struct pending *p)
     if (b == NULL) {
         evhtp_send_reply(req, 500);
     } else {
-        if (r->err == ERR_BUSY)
+        if (err_status(r->err) == 503)
             evhtp_headers_add_header(req->headers_out, evhtp_header_new("Retry-After", "1", 0, 0));
         http_send_json(req, status, b);
     }

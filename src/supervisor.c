@@ -221,7 +221,15 @@ void supervisor_run(const struct config *cfg, struct jail_slot *slot, const char
     struct run r = {.cfg = cfg, .res = res, .script = script, .script_len = len};
     long long start = now_ms();
     buf_init(&r.frame, (size_t)cfg->result_bytes + 1);
-    if (jail_start(slot, &r.sb, err, sizeof(err)) != 0) {
+    int rc = jail_start(slot, &r.sb, err, sizeof(err));
+    if (rc == JAIL_UNAVAILABLE) {
+        log_error("sandbox unavailable: %s", err);
+        result_fail(res, ERR_UNAVAILABLE,
+                    "the sandbox slot is being rebuilt (%s); the script did not run, retry", err);
+        buf_free(&r.frame);
+        return;
+    }
+    if (rc != 0) {
         log_error("sandbox set-up failed: %s", err);
         result_fail(res, ERR_INTERNAL,
                     "the sandbox could not be set up (%s); the script did not run", err);

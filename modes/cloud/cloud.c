@@ -12,7 +12,9 @@
  *             fds, signals, seccomp, exec of the harness                        (contain)
  *   guardian: watches to the end (forbidden calls, /tmp size), reaps everything, exits like the
  *             sandbox did
- *   daemon:   at the end, kills every process of the slot uid (uid.c), removes /tmp
+ *   daemon:   at the end, kills every process of the slot uid until none is left (uid.c), has
+ *             /tmp emptied by that uid (clean.c); a slot that cannot be proven clean so, or
+ *             whose root is no longer intact, is quarantined and rebuilt before its next sandbox
  *
  * Warm start (zygote.c) changes who makes the sandbox: the zygote, which already imported numpy
  * and pandas, forks it before the guardian exists; the guardian attaches to it instead of forking
@@ -39,10 +41,12 @@
 #include "../common/rlimits.h"
 #include "../common/sandbox.h"
 #include "../common/seccomp.h"
+#include "clean.h"
 #include "guard.h"
 #include "guardian.h"
 #include "policy.h"
 #include "probe.h"
+#include "fs.h"
 #include "scratch.h"
 #include "tree.h"
 #include "uid.h"
@@ -56,6 +60,9 @@ struct jail_slot {
     uid_t uid;
     char name[16]; /* the slot's root in the scratch directory */
     int root_fd;
+    struct tree_marks marks; /* of its root as built */
+    bool quarantined;        /* not proven clean: rebuilt before its next sandbox */
+    unsigned rebuilds;
     long long *cpu_ms;         /* shared with its guardian: the sandbox's CPU time */
     struct jail_sandbox ready; /* warm start: the next sandbox, waiting for a script */
 };
@@ -91,29 +98,44 @@ static int check_uids(char *err, size_t errlen)
     return 0;
 }
 
-/* One root per slot, built fresh: whatever an earlier daemon left is removed first. */
+/* A slot's root, built and opened, with the marks of its intact state. */
+static int slot_root_build(struct jail_slot *s, struct tree_stats *st, char *err, size_t errlen)
+{
+    if (tree_build(rootfs_fd, scratch_fd, s->name, st, err, errlen) != 0)
+        return -1;
+    s->root_fd = openat(scratch_fd, s->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (s->root_fd < 0 || tree_mark(s->root_fd, &s->marks) != 0) {
+        snprintf(err, errlen, "scratch: open %s: %s", s->name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Whatever an earlier daemon left in the scratch directory (slot-N, slot-N.old-M) goes first. */
+static int remove_leftover(int dir, const char *name, unsigned char type, void *arg)
+{
+    char *err = arg;
+    (void)type;
+    if (strncmp(name, "slot-", 5) != 0 || tree_remove(dir, name) == 0)
+        return 0;
+    snprintf(err, 160, "scratch %s: remove %s: %s", cfg->scratch, name, strerror(errno));
+    return 1;
+}
+
+/* One root per slot, built fresh. */
 static int build_trees(struct jail_probe *p, char *err, size_t errlen)
 {
     struct tree_stats st = {0};
+    char why[160];
     long long start = now_ms();
-    for (int i = 0; i < MAX_SLOTS; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "slot-%d", i);
-        if (tree_remove(scratch_fd, name) != 0) {
-            snprintf(err, errlen, "scratch %s: remove %s: %s", cfg->scratch, name, strerror(errno));
-            return -1;
-        }
+    int rc = fs_each_entry(scratch_fd, remove_leftover, why);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", rc > 0 ? why : "scratch: cannot list it");
+        return -1;
     }
-    for (int i = 0; i < nslots; i++) {
-        struct jail_slot *s = &slots[i];
-        if (tree_build(rootfs_fd, scratch_fd, s->name, &st, err, errlen) != 0)
+    for (int i = 0; i < nslots; i++)
+        if (slot_root_build(&slots[i], &st, err, errlen) != 0)
             return -1;
-        s->root_fd = openat(scratch_fd, s->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (s->root_fd < 0) {
-            snprintf(err, errlen, "scratch: open %s: %s", s->name, strerror(errno));
-            return -1;
-        }
-    }
     probe_add(p, "slot_roots", true, "%d x (%u dirs, %u hard links, %u symlinks) in %lld ms",
               nslots, st.dirs, st.files, st.links, now_ms() - start);
     probe_add(p, "devices", strcmp(st.devices, "character devices") == 0,
@@ -249,9 +271,10 @@ void jail_shutdown(void)
         if (slots[i].root_fd >= 0)
             close(slots[i].root_fd);
         slots[i].root_fd = -1;
-        if (scratch_fd >= 0 && tree_remove(scratch_fd, slots[i].name) != 0)
-            log_error("scratch: could not remove %s: %s", slots[i].name, strerror(errno));
     }
+    char why[160] = "";
+    if (scratch_fd >= 0 && fs_each_entry(scratch_fd, remove_leftover, why) != 0)
+        log_error("%s", why[0] ? why : "scratch: cannot list it");
     seccomp_prog_free(&prog);
     if (cpu_words != NULL)
         munmap(cpu_words, MAX_SLOTS * sizeof(*cpu_words));
@@ -328,6 +351,54 @@ static pid_t launch(struct jail_slot *slot, struct sandbox_pipes *p, char *err, 
     return pid;
 }
 
+/* err: the errno behind why, or 0. */
+static void quarantine(struct jail_slot *s, const char *why, int err)
+{
+    if (!s->quarantined)
+        log_error("slot %d quarantined: %s%s%s; its root is rebuilt before its next sandbox",
+                  s->index, why, err ? ": " : "", err ? strerror(err) : "");
+    s->quarantined = true;
+}
+
+/* The damaged root is moved aside before a fresh one is built: nothing of it is reused. */
+static int slot_rebuild(struct jail_slot *s, char *err, size_t errlen)
+{
+    char old[32];
+    struct tree_stats st;
+    if (uid_sweep(s->uid) != 0) {
+        snprintf(err, errlen, "slot %d: processes of uid %u survive: %s", s->index,
+                 (unsigned)s->uid, strerror(errno));
+        return -1;
+    }
+    if (s->root_fd >= 0)
+        close(s->root_fd);
+    s->root_fd = -1;
+    snprintf(old, sizeof(old), "%s.old-%u", s->name, s->rebuilds++);
+    if (renameat(scratch_fd, s->name, scratch_fd, old) != 0 && errno != ENOENT) {
+        snprintf(err, errlen, "slot %d: move its root aside: %s", s->index, strerror(errno));
+        return -1;
+    }
+    if (slot_root_build(s, &st, err, errlen) != 0)
+        return -1;
+    if (tree_remove(scratch_fd, old) != 0)
+        log_error("slot %d: its old root %s stays in the scratch directory until shutdown: %s",
+                  s->index, old, strerror(errno));
+    s->quarantined = false;
+    log_info("slot %d: root rebuilt", s->index);
+    return 0;
+}
+
+/* Before a sandbox is handed out or made: a root that is no longer as built quarantines the slot,
+ * and a ready sandbox made in it is dropped. */
+static void slot_check(struct jail_slot *s)
+{
+    if (s->quarantined || tree_intact(s->root_fd, &s->marks))
+        return;
+    quarantine(s, "its root is no longer as built", 0);
+    if (s->ready.pid > 0)
+        ready_discard(&s->ready);
+}
+
 static int start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
 {
     struct sandbox_pipes p;
@@ -335,6 +406,8 @@ static int start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, siz
     sb->pid = -1;
     sb->slot = slot;
     sb->script_fd = sb->stdout_fd = sb->stderr_fd = sb->result_fd = -1;
+    if (slot->quarantined && slot_rebuild(slot, err, errlen) != 0)
+        return JAIL_UNAVAILABLE;
     if (scratch_tmp_create(slot->root_fd, slot->uid) != 0) {
         snprintf(err, errlen, "create the slot's /tmp: %s", strerror(errno));
         return -1;
@@ -360,11 +433,17 @@ static int start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, siz
 
 int jail_start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, size_t errlen)
 {
+    slot_check(slot);
     return ready_take(&slot->ready, slot, slot->index, start, sb, err, errlen);
 }
 
 void jail_slot_prepare(struct jail_slot *slot)
 {
+    char err[256];
+    slot_check(slot);
+    /* Healed off the request path where it can be. */
+    if (slot->quarantined && slot_rebuild(slot, err, sizeof(err)) != 0)
+        log_warn("slot %d: not rebuilt yet: %s", slot->index, err);
     if (cfg->warm_start)
         ready_fill(&slot->ready, slot, slot->index, start);
 }
@@ -396,12 +475,11 @@ void jail_cleanup(struct jail_sandbox *sb, struct jail_outcome *out)
         out->cpu_ms = *slot->cpu_ms; /* written by the guardian, which is reaped */
     }
     /* The guardian ends only when no process it traced is left, and every process of the sandbox
-     * was traced from its first instruction (or killed with a dying guardian, PTRACE_O_EXITKILL):
-     * once it is reaped, nothing can rename inside /tmp any more. One more sweep for the failure
-     * paths, where the guardian was killed. */
+     * was traced from its first instruction (or killed with a dying guardian, PTRACE_O_EXITKILL).
+     * The sweep proves it (and kills what the failure paths, where the guardian was killed, left);
+     * only then is /tmp emptied, by its owner. Either failing: the slot is not reused as it is. */
     if (uid_sweep(slot->uid) != 0)
-        log_error("slot %d: killing the processes of uid %u: %s", slot->index, (unsigned)slot->uid,
-                  strerror(errno));
-    if (scratch_tmp_remove(slot->root_fd) != 0)
-        log_error("slot %d: removing its /tmp: %s", slot->index, strerror(errno));
+        quarantine(slot, "processes of its uid survived the sweep", errno);
+    else if (clean_tmp(slot->root_fd) != 0)
+        quarantine(slot, "its /tmp could not be emptied by its uid", errno);
 }

@@ -1,5 +1,6 @@
 /* Walking directory trees that a sandbox wrote: never following a symlink, using only system
- * calls (the guardian runs them in a process forked from the threaded daemon). */
+ * calls (the guardian and the cleaning helper run them in processes forked from the threaded
+ * daemon). Removal is clean.c's. */
 #ifndef PYEXECD_CLOUD_FS_H
 #define PYEXECD_CLOUD_FS_H
 
@@ -18,10 +19,6 @@ struct fs_usage {
 /* Adds up everything below the directory dirfd (not dirfd itself). Bytes past max_bytes do not
  * stop the walk (the caller compares); entries or depth past theirs do. Async-signal-safe. */
 void fs_usage_walk(int dirfd, struct fs_usage *u);
-
-/* Removes dirfd/name and everything below it, at any depth. The tree must be quiescent: nothing
- * may rename inside it meanwhile (the walk climbs back up with ".."). 0, or -1 with errno. */
-int fs_remove(int dirfd, const char *name);
 
 /* Calls fn for every entry of the directory dirfd except "." and "..": stops at the first
  * non-zero return and returns it; -1 with errno when reading the directory fails. */

@@ -141,7 +141,7 @@ static void kill_all(struct watch *w)
 {
     for (int i = 0; i < w->ntasks; i++)
         kill(w->tasks[i], SIGKILL);
-    (void)uid_sweep(w->g->uid);
+    (void)uid_kill_all(w->g->uid);
 }
 
 /* The stopped thread that made a forbidden call dies there, without running it. */

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fs.h"
+#include "clean.h"
 
 #define OPEN_DIR (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
@@ -50,7 +50,7 @@ int scratch_open(const char *path, int rootfs_fd, char *err, size_t errlen)
 
 int scratch_tmp_create(int root_fd, uid_t uid)
 {
-    if (fs_remove(root_fd, "tmp") != 0)
+    if (clean_tmp(root_fd) != 0)
         return -1;
     if (mkdirat(root_fd, "tmp", 0700) != 0)
         return -1;
@@ -68,9 +68,4 @@ int scratch_tmp_create(int root_fd, uid_t uid)
 int scratch_tmp_open(int root_fd)
 {
     return openat(root_fd, "tmp", OPEN_DIR);
-}
-
-int scratch_tmp_remove(int root_fd)
-{
-    return fs_remove(root_fd, "tmp");
 }

@@ -13,13 +13,10 @@
 int scratch_open(const char *path, int rootfs_fd, char *err, size_t errlen);
 
 /* Creates the empty /tmp of a slot's root for one request: owned by the slot uid, mode 0700
- * (whatever an earlier, interrupted run left there is removed first). */
+ * (whatever an earlier, interrupted run left there is removed first, as its owner). */
 int scratch_tmp_create(int root_fd, uid_t uid);
 
 /* Opens a slot's /tmp for the guardian's usage walk. */
 int scratch_tmp_open(int root_fd);
-
-/* Removes a slot's /tmp and everything in it. Only once no process of the slot runs. */
-int scratch_tmp_remove(int root_fd);
 
 #endif

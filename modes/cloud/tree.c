@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "clean.h"
 #include "fs.h"
 
 #define OPEN_DIR (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -199,5 +200,40 @@ int tree_build(int rootfs_fd, int scratch_fd, const char *name, struct tree_stat
 
 int tree_remove(int scratch_fd, const char *name)
 {
-    return fs_remove(scratch_fd, name);
+    return clean_tree(scratch_fd, name);
+}
+
+/* What a damaged root would miss first: the top directories and the harness. */
+static const char *const marked[TREE_MARKS] = {
+    ".", "usr", "usr/bin", "usr/lib", "etc", "dev", "opt/pyexecd", "opt/pyexecd/harness.py",
+};
+
+int tree_mark(int root_fd, struct tree_marks *m)
+{
+    struct stat st;
+    for (int i = 0; i < TREE_MARKS; i++) {
+        if (fstatat(root_fd, marked[i], &st, AT_SYMLINK_NOFOLLOW) != 0)
+            return -1;
+        m->ino[i] = st.st_ino;
+        if (i == 0)
+            m->root_links = st.st_nlink;
+    }
+    return 0;
+}
+
+bool tree_intact(int root_fd, const struct tree_marks *m)
+{
+    struct stat st;
+    nlink_t links = 0;
+    for (int i = 0; i < TREE_MARKS; i++) {
+        if (fstatat(root_fd, marked[i], &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_ino != m->ino[i])
+            return false;
+        if (i == 0)
+            links = st.st_nlink;
+    }
+    /* A root directory's links count its subdirectories (/tmp comes and goes): one removed or
+     * added shows. */
+    if (fstatat(root_fd, "tmp", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+        links--;
+    return links == m->root_links;
 }

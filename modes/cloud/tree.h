@@ -3,11 +3,14 @@
  * There are no mounts in the cloud jail, so a private /tmp cannot be laid over a shared rootfs.
  * Instead every slot gets a tree of its own under the scratch directory: real directories, and
  * hard links to the rootfs's files (the file data is shared, the names are not). Only the
- * tree's /tmp differs: created for each request, owned by the slot uid, removed after it. */
+ * tree's /tmp differs: created for each request, owned by the slot uid, removed after it by
+ * that uid. A root that cannot be proven intact is rebuilt, never reused. */
 #ifndef PYEXECD_CLOUD_TREE_H
 #define PYEXECD_CLOUD_TREE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct tree_stats {
     unsigned dirs, files, links;
@@ -21,7 +24,17 @@ struct tree_stats {
 int tree_build(int rootfs_fd, int scratch_fd, const char *name, struct tree_stats *st, char *err,
                size_t errlen);
 
-/* Removes a slot's root (and whatever is in its /tmp). */
+/* Removes a slot's root (its /tmp as the owner, the rest as root: clean.h). */
 int tree_remove(int scratch_fd, const char *name);
+
+/* A few entries of a built root, to tell later whether it is still intact (a cheap check before
+ * every sandbox: a hard-linked file keeps the rootfs's inode, a directory its own). */
+#define TREE_MARKS 8
+struct tree_marks {
+    ino_t ino[TREE_MARKS];
+    nlink_t root_links;
+};
+int tree_mark(int root_fd, struct tree_marks *m);
+bool tree_intact(int root_fd, const struct tree_marks *m);
 
 #endif
