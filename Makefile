@@ -83,6 +83,12 @@ $(BUILD)/unit/%: tests/unit/%.c $(SRC) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANITIZE) -Isrc -o $@ $< $(SRC) $(COMMON) $(wildcard modes/local/*.c) $(LDLIBS)
 
+# The cloud jail's cleaning, linked alone (the two jails' files cannot be linked together).
+$(BUILD)/unit/test_clean: tests/unit/test_clean.c modes/cloud/clean.c modes/cloud/fs.c \
+		modes/cloud/uid.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANITIZE) -Isrc -o $@ $(filter %.c,$^) $(LDLIBS)
+
 unit: $(UNIT_TESTS) $(TEST_DEPS_STAMP)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
 
