@@ -14,6 +14,7 @@
 
 #include "../common/sandbox.h"
 #include "fs.h"
+#include "held.h"
 #include "uid.h"
 
 #define TRACE_OPTIONS                                                                              \
@@ -201,6 +202,7 @@ static void on_tick_work(struct watch *w)
                          .max_entries = w->g->tmp_entries,
                          .max_depth = GUARD_TMP_DEPTH};
     fs_usage_walk(w->g->tmp_fd, &u);
+    u.bytes += held_bytes(w->tasks, w->ntasks);
     long long end = now_ms();
     w->next_walk = end + (end - start);
     /* The limit is set by a helper with the slot uid, which the sandbox can kill: past twice the
