@@ -185,6 +185,9 @@ install -d -m 1777 "$tmp/tmp"
 install -d -m 0755 "$tmp/proc" "$tmp/dev"
 # Regular files on purpose: the jail bind-mounts the host's devices onto them.
 for f in null zero urandom; do install -m 0644 /dev/null "$tmp/dev/$f"; done
+# POSIX shared memory and semaphores (shm_open, sem_open: multiprocessing's locks) live in the
+# request's own /tmp: private to it, within its cap, gone with it, in both jails.
+ln -s ../tmp "$tmp/dev/shm"
 # The jail runs scripts as `sandbox` (1000), or, when host uids are mapped 1:1, as the slot's own
 # sandboxN (100000 + N).
 {

@@ -48,6 +48,7 @@ check "/proc and /dev are directories with mode 0755" \
 for f in null zero urandom; do
     check "/dev/$f is an empty regular file" sh -c 'test -f "$1" && ! test -L "$1" && ! test -s "$1"' - "$root/dev/$f"
 done
+check "/dev/shm is a symlink to the request's /tmp" test "$(readlink "$root/dev/shm")" = ../tmp
 
 for d in usr/share/doc usr/share/man usr/share/info usr/share/locale usr/share/lintian \
     var/lib/apt var/lib/dpkg var/cache/apt usr/lib/python3.11/test; do

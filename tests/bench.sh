@@ -42,6 +42,9 @@
 #   PYEXECD_BENCH_LOCAL_BIN, PYEXECD_BENCH_CLOUD_BIN   the binaries (default build/*/pyexecd)
 #   PYEXECD_ROOTFS                  the rootfs (default build/rootfs)
 #   RUNSC=runsc                     the gVisor runtime
+#   PYEXECD_BENCH_BASELINE=DIR      compare two builds instead: the left column ("cold") is
+#                                   DIR/local/pyexecd or DIR/cloud/pyexecd (another commit's
+#                                   build/), with warm start on like the right one
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -53,6 +56,7 @@ CLOUD_BIN=${PYEXECD_BENCH_CLOUD_BIN:-$ROOT/build/cloud/pyexecd}
 ROOTFS=${PYEXECD_ROOTFS:-$ROOT/build/rootfs}
 case $ROOTFS in /*) ;; *) ROOTFS=$ROOT/$ROOTFS ;; esac
 RUNSC=${RUNSC:-runsc}
+BASELINE=${PYEXECD_BENCH_BASELINE:-}
 HOST_N=${PYEXECD_BENCH_N:-50}
 GVISOR_N=${PYEXECD_BENCH_GVISOR_N:-${PYEXECD_BENCH_N:-20}}
 SECONDS_PER_RUN=${PYEXECD_BENCH_SECONDS:-10}
@@ -114,6 +118,9 @@ start_daemon() {
         mkdir -p "$WORK/scratch-$config"
         flags+=(--scratch "$WORK/scratch-$config/scratch")
     fi
+    if [ "$config" = cold ] && [ -n "$BASELINE" ]; then
+        bin=$BASELINE/$(basename "$(dirname "$bin")")/pyexecd warm=1
+    fi
     echo "# $config: PYEXECD_WARM_START=$warm $bin ${flags[*]}"
     (cd "$ROOT" && exec env PYEXECD_WARM_START="$warm" "$bin" "${flags[@]}") >"$WORK/$config.log" 2>&1 &
     PID[$config]=$!
@@ -156,6 +163,7 @@ run_leg() {
     gvisor) bin=$CLOUD_BIN title="cloud build, gVisor (daemon and client in one runsc sandbox)" n=$GVISOR_N ;;
     *) echo "unknown leg $leg" >&2 && return 2 ;;
     esac
+    [ -z "$BASELINE" ] || title="$title; left column: the baseline build $BASELINE, warm"
     WORK=$(mktemp -d /var/tmp/pyexecd-bench.XXXXXX) # next to the rootfs: cloud --scratch needs it
     trap leg_cleanup EXIT
     trap 'leg_cleanup; exit 130' INT TERM

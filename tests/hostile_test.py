@@ -317,11 +317,12 @@ def local_jail_mounts_root_read_only_and_a_private_tmpfs():
 
 
 @test
-def dev_holds_only_null_zero_and_urandom():
+def dev_holds_only_null_zero_urandom_and_shm_in_tmp():
     resp = execute("""
         import os, stat
         def main():
-            kinds = {n: stat.S_ISCHR(os.stat("/dev/" + n).st_mode) for n in os.listdir("/dev")}
+            kinds = {n: "-> " + os.readlink("/dev/" + n) if os.path.islink("/dev/" + n)
+                     else stat.S_ISCHR(os.stat("/dev/" + n).st_mode) for n in os.listdir("/dev")}
             with open("/dev/null", "w") as f:
                 f.write("gone")
             with open("/dev/zero", "rb") as f:
@@ -331,8 +332,9 @@ def dev_holds_only_null_zero_and_urandom():
             return {"kinds": kinds, "zeros": list(zeros), "noise": len(set(noise)) > 1}
     """)
     r = expect_ok(resp)["result"]
-    check(r["kinds"] == {"null": True, "urandom": True, "zero": True},
-          "/dev must hold exactly the null, zero and urandom devices", resp)
+    check(r["kinds"] == {"null": True, "urandom": True, "zero": True, "shm": "-> ../tmp"},
+          "/dev must hold exactly the null, zero and urandom devices, and shm as the request's "
+          "own /tmp", resp)
     check(r["zeros"] == [0, 0, 0, 0] and r["noise"], "the devices must work", resp)
 
 
