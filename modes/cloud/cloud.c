@@ -176,7 +176,9 @@ static int open_rootfs(struct jail_probe *p, char *err, size_t errlen)
 /* What no probe can fail: the limits as configured, for /health. */
 static void describe_limits(struct jail_probe *p)
 {
-    probe_add(p, "tmp", true, "private per slot (0700, slot uid), cap %lld MiB and %d entries",
+    probe_add(p, "tmp", true,
+              "private per slot (0700, slot uid), cap %lld MiB (unlinked files held count) and "
+              "%d entries",
               (long long)cfg->tmp_mb, GUARD_TMP_ENTRIES);
     probe_add(p, "processes", true, "fork allowed; RLIMIT_NPROC %lld per slot uid",
               (long long)cfg->pids);

@@ -108,6 +108,13 @@ int jail_init(const struct config *c, struct jail_probe *p, char *err, size_t er
               prog.kill_action, prog.fprog.len);
     cgv = cgroup_init(detail, sizeof(detail));
     probe_add(p, "cgroup", cgv != CGROUP_NONE, "%s", detail);
+    /* Where the memory cap comes from, so an operator sees what a cgroup-less host loses. */
+    probe_add(p, "memory", true,
+              cgv != CGROUP_NONE ? "cgroup memory.max %lld MiB per sandbox, and RLIMIT_AS"
+                                 : "RLIMIT_AS %lld MiB per process only (no cgroup here)",
+              (long long)c->memory_mb);
+    probe_add(p, "tmp", true, "tmpfs of %lld MiB per request (unlinked files count)",
+              (long long)c->tmp_mb);
     for (int i = 0; i < (int)(sizeof(slots) / sizeof(slots[0])); i++) {
         slots[i].index = i;
         slots[i].ready.pid = -1;
