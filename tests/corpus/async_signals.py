@@ -1,10 +1,11 @@
-# expect: {"asyncio": [1, 2, 3], "gather": true, "alarm": true, "select": true, "selectors": "x", "sleep": true, "subprocess_exec": "ok\n"}
+# expect: {"asyncio": [1, 2, 3], "gather": true, "alarm": true, "select": true, "selectors": "x", "sleep": true, "subprocess_exec": "ok\n", "socketpair": "x"}
 """asyncio.run with sleeps and a subprocess, signal handlers and alarms, select and selectors."""
 import asyncio
 import os
 import select
 import selectors
 import signal
+import socket
 import sys
 import time
 
@@ -42,9 +43,12 @@ def main():
     sel.close()
     poll = select.poll()
     poll.register(w, select.POLLOUT)
+    # Left open: at exit the interpreter's "unclosed socket" warning asks for both addresses.
+    left_a, left_b = socket.socketpair()
+    left_a.send(b"x")
     t0 = time.perf_counter()
     time.sleep(0.01)
     return {"asyncio": got, "gather": waited >= 0.03, "alarm": fired == [1, 2],
             "select": ready == [r] and bool(poll.poll(100)), "selectors": data,
             "sleep": time.perf_counter() - t0 >= 0.01 and time.process_time() > 0,
-            "subprocess_exec": out}
+            "subprocess_exec": out, "socketpair": left_b.recv(1).decode()}

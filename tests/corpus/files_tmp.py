@@ -1,4 +1,4 @@
-# expect: {"tempfile": "data", "shutil": ["a.txt", "b.txt"], "mmap": "HELLO world", "walk": true, "stat": true, "rmtree": false, "named": 3}
+# expect: {"tempfile": "data", "shutil": ["a.txt", "b.txt"], "mmap": "HELLO world", "walk": true, "stat": true, "rmtree": false, "named": 3, "symlink": "a.txt"}
 """Files: tempfile and shutil in /tmp, mmap of a /tmp file, os.walk of the stdlib."""
 import glob
 import mmap
@@ -34,9 +34,11 @@ def main():
     for root in glob.glob("/usr/lib/python3*"):
         for _, _, files in os.walk(root):
             count += len(files)
+    os.symlink("a.txt", os.path.join(d, "link"))
+    link = os.readlink(os.path.join(d, "link")) if os.path.islink(os.path.join(d, "link")) else ""
     st = os.stat(src)
     os.utime(src, (1, 1))
     shutil.rmtree(d)
     return {"tempfile": tmp, "shutil": listing, "mmap": mapped, "walk": count > 500,
             "stat": st.st_size == 11 and os.stat("/tmp").st_mode > 0, "rmtree": os.path.exists(d),
-            "named": named}
+            "named": named, "symlink": link}
