@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <linux/prctl.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -215,20 +216,23 @@ static int ioctl_rules(void *ctx)
     return rule(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_GT, FIOCLEX));
 }
 
-/* Thread names only; a filter of the script's own could out-rank these rules, so PR_SET_SECCOMP
- * ends the sandbox; any other option fails as an unknown one would. */
+/* Thread names, and the read-only questions whether the jail is in force. A filter of the
+ * script's own could out-rank these rules, so PR_SET_SECCOMP ends the sandbox; any other option
+ * fails as an unknown one would (the lowest and highest allowed ones bound the range). */
 static int prctl_rules(void *ctx, uint32_t kill)
 {
     int nr = SCMP_SYS(prctl);
-    if (rule(ctx, SCMP_ACT_ALLOW, nr, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)) != 0 ||
-        rule(ctx, SCMP_ACT_ALLOW, nr, SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME)) != 0 ||
-        rule(ctx, seccomp_deny_action(kill, nr), nr, SCMP_A0(SCMP_CMP_EQ, PR_SET_SECCOMP)) != 0 ||
-        rule(ctx, SCMP_ACT_ERRNO(EINVAL), nr, SCMP_A0(SCMP_CMP_LT, PR_SET_NAME)) != 0 ||
-        rule(ctx, SCMP_ACT_ERRNO(EINVAL), nr, SCMP_A0(SCMP_CMP_GT, PR_SET_SECCOMP)) != 0)
+    if (rule(ctx, SCMP_ACT_ERRNO(EINVAL), nr, SCMP_A0(SCMP_CMP_LT, PR_SET_NAME)) != 0 ||
+        rule(ctx, SCMP_ACT_ERRNO(EINVAL), nr, SCMP_A0(SCMP_CMP_GT, PR_GET_NO_NEW_PRIVS)) != 0)
         return -1;
-    for (int opt = PR_GET_NAME + 1; opt < PR_SET_SECCOMP; opt++)
-        if (rule(ctx, SCMP_ACT_ERRNO(EINVAL), nr, SCMP_A0(SCMP_CMP_EQ, opt)) != 0)
+    for (int opt = PR_SET_NAME; opt <= PR_GET_NO_NEW_PRIVS; opt++) {
+        bool read_only = opt == PR_GET_NAME || opt == PR_GET_SECCOMP || opt == PR_GET_NO_NEW_PRIVS;
+        uint32_t action = opt == PR_SET_NAME || read_only ? SCMP_ACT_ALLOW
+                          : opt == PR_SET_SECCOMP         ? seccomp_deny_action(kill, nr)
+                                                          : SCMP_ACT_ERRNO(EINVAL);
+        if (rule(ctx, action, nr, SCMP_A0(SCMP_CMP_EQ, (uint64_t)opt)) != 0)
             return -1;
+    }
     return 0;
 }
 
