@@ -43,6 +43,7 @@ struct jail_outcome {
     bool pids_exhausted; /* process creation hit the pids limit */
     long long cpu_ms;    /* the sandbox's CPU time as the jail measured it, 0 if it did not (where
                             the sandbox is not a child of sb->pid, its rusage lacks it) */
+    char forbidden_call[32]; /* the system call that ended it, "" if none or not known */
 };
 
 /* At start-up, once: probe the host, build what every sandbox shares (seccomp program, cgroup

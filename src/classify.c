@@ -62,7 +62,12 @@ static void by_signal(const struct config *cfg, const struct sandbox_end *e,
                       struct exec_result *res)
 {
     int sig = WTERMSIG(e->status);
-    if (sig == SIGSYS) {
+    if (sig == SIGSYS && e->forbidden_call != NULL && e->forbidden_call[0] != '\0') {
+        result_fail(res, ERR_SECURITY,
+                    "the script made a forbidden system call (%s); the sandbox was killed",
+                    e->forbidden_call);
+        res->signal = "SIGSYS";
+    } else if (sig == SIGSYS) {
         result_fail(res, ERR_SECURITY,
                     "the script made a forbidden system call; the sandbox was killed");
         res->signal = "SIGSYS";

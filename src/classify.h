@@ -26,6 +26,7 @@ struct sandbox_end {
     const char *frame; /* what the harness wrote on the result channel */
     size_t frame_len;
     bool oom, pids_exhausted;
+    const char *forbidden_call; /* "" if the jail does not know it */
 };
 
 void classify(const struct config *cfg, const struct sandbox_end *end, struct exec_result *res);

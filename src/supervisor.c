@@ -256,7 +256,8 @@ void supervisor_run(const struct config *cfg, struct jail_slot *slot, const char
                               .frame = r.frame.data,
                               .frame_len = r.frame.len,
                               .oom = outcome.oom,
-                              .pids_exhausted = outcome.pids_exhausted};
+                              .pids_exhausted = outcome.pids_exhausted,
+                              .forbidden_call = outcome.forbidden_call};
     classify(cfg, &end, res);
     buf_free(&r.frame);
 }

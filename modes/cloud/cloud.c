@@ -1,8 +1,8 @@
 /* The cloud jail: no namespaces, no mounts, no cgroups, so it runs where the platform offers none
  * of them (Google Cloud Run's gVisor, a container with Docker's default capabilities). It is built
  * from what remains: chroot into a slot's own copy of the rootfs (tree.c), a uid of the slot's
- * own, no capabilities, rlimits, and a seccomp deny-list (policy.c) enforced by a ptrace guardian
- * (guard.c).
+ * own, no capabilities, rlimits, and a default-deny seccomp allow-list (policy.c) enforced by a
+ * ptrace guardian (guard.c).
  *
  * The way of a request, in order:
  *   daemon:   create the slot's /tmp (scratch.c), fork the guardian
@@ -63,8 +63,8 @@ struct jail_slot {
     struct tree_marks marks; /* of its root as built */
     bool quarantined;        /* not proven clean: rebuilt before its next sandbox */
     unsigned rebuilds;
-    long long *cpu_ms;         /* shared with its guardian: the sandbox's CPU time */
-    struct jail_sandbox ready; /* warm start: the next sandbox, waiting for a script */
+    struct guard_report *report; /* shared with its guardian: CPU time, the forbidden call */
+    struct jail_sandbox ready;   /* warm start: the next sandbox, waiting for a script */
 };
 
 static const struct config *cfg;
@@ -72,7 +72,7 @@ static struct seccomp_prog prog;
 static int rootfs_fd = -1, scratch_fd = -1;
 static int nslots;
 static struct jail_slot slots[MAX_SLOTS];
-static long long *cpu_words; /* one per slot, shared with the guardians (MAP_SHARED) */
+static struct guard_report *reports; /* one per slot, shared with the guardians (MAP_SHARED) */
 
 static long long now_ms(void)
 {
@@ -182,7 +182,7 @@ static void describe_limits(struct jail_probe *p)
               (long long)cfg->tmp_mb, GUARD_TMP_ENTRIES);
     probe_add(p, "processes", true, "fork allowed; RLIMIT_NPROC %lld per slot uid",
               (long long)cfg->pids);
-    probe_add(p, "network", true, "no namespace: socket() but AF_UNIX fails (EACCES)");
+    probe_add(p, "network", true, "no namespace: socket() fails (EACCES), socketpair AF_UNIX only");
     probe_add(p, "memory", true, "RLIMIT_AS %lld MiB per process (no cgroups)",
               (long long)cfg->memory_mb);
 }
@@ -210,8 +210,10 @@ static int init_steps(struct jail_probe *p, char *err, size_t errlen)
               (unsigned)slots[0].uid, (unsigned)slots[nslots - 1].uid);
     if (seccomp_prog_build(&cloud_policy, &prog, err, errlen) != 0)
         return -1;
-    probe_add(p, "seccomp", true, "api level %d, %s: a listed call ends the sandbox (%u insns)",
-              prog.api_level, prog.kill_action, prog.fprog.len);
+    probe_add(p, "seccomp", true,
+              "api level %d, %s: allow-list of %zu + %zu filtered, %zu errno (%u insns)",
+              prog.api_level, prog.kill_action, cloud_policy.nallow, cloud_policy.nfiltered,
+              cloud_policy.nanswers, prog.fprog.len);
     if (probe_jail(slots[0].root_fd, slots[0].uid, &prog, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "the cloud jail cannot give its guarantees here: %s", why);
         return -1;
@@ -230,18 +232,18 @@ int jail_init(const struct config *c, struct jail_probe *p, char *err, size_t er
     p->hint = "the cloud jail needs root with Docker's default capabilities (chroot, setuid, "
               "ptrace of its own children) and --scratch on the rootfs's file system";
     nslots = (int)(c->max_sandboxes < MAX_SLOTS ? c->max_sandboxes : MAX_SLOTS);
-    cpu_words = mmap(NULL, MAX_SLOTS * sizeof(*cpu_words), PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (cpu_words == MAP_FAILED) {
+    reports = mmap(NULL, MAX_SLOTS * sizeof(*reports), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (reports == MAP_FAILED) {
         snprintf(err, errlen, "mmap: %s", strerror(errno));
-        cpu_words = NULL;
+        reports = NULL;
         return -1;
     }
     for (int i = 0; i < nslots; i++) {
         slots[i] = (struct jail_slot){.index = i, .uid = (uid_t)(c->sandbox_uid + i)};
         slots[i].root_fd = -1;
         slots[i].ready.pid = -1;
-        slots[i].cpu_ms = &cpu_words[i];
+        slots[i].report = &reports[i];
         snprintf(slots[i].name, sizeof(slots[i].name), "slot-%d", i);
     }
     if (init_steps(p, err, errlen) != 0) {
@@ -278,9 +280,9 @@ void jail_shutdown(void)
     if (scratch_fd >= 0 && fs_each_entry(scratch_fd, remove_leftover, why) != 0)
         log_error("%s", why[0] ? why : "scratch: cannot list it");
     seccomp_prog_free(&prog);
-    if (cpu_words != NULL)
-        munmap(cpu_words, MAX_SLOTS * sizeof(*cpu_words));
-    cpu_words = NULL;
+    if (reports != NULL)
+        munmap(reports, MAX_SLOTS * sizeof(*reports));
+    reports = NULL;
     if (scratch_fd >= 0)
         close(scratch_fd); /* and with it the lock */
     if (rootfs_fd >= 0)
@@ -323,7 +325,7 @@ __attribute__((noreturn)) static void contain(const struct sandbox_pipes *p,
 __attribute__((noreturn)) static void guardian(struct sandbox_pipes *p, struct jail_slot *slot,
                                                pid_t daemon, pid_t sandbox, pid_t zygote)
 {
-    struct guard g = {.uid = slot->uid, .cpu_ms = slot->cpu_ms};
+    struct guard g = {.uid = slot->uid, .report = slot->report};
     if (guard_prepare(daemon) != 0)
         sandbox_fail(p, "guardian set-up");
     if ((g.tmp_fd = scratch_tmp_open(slot->root_fd)) < 0)
@@ -419,7 +421,7 @@ static int start(struct jail_slot *slot, struct jail_sandbox *sb, char *err, siz
         jail_cleanup(sb, NULL);
         return -1;
     }
-    *slot->cpu_ms = 0;
+    *slot->report = (struct guard_report){.call = GUARD_CALL_NONE};
     sb->pid = launch(slot, &p, err, errlen);
     /* Only the guardian may let the sandbox go: if it dies first, the sandbox reads EOF. */
     close(p.go[1]);
@@ -469,12 +471,26 @@ void jail_kill(struct jail_sandbox *sb)
     kill(sb->pid, SIGKILL);
 }
 
+/* The forbidden call the slot's guardian saw, for the 403 and the log. */
+static void name_call(const struct jail_slot *slot, char *buf, size_t len)
+{
+    long nr = slot->report->call;
+    if (nr == GUARD_CALL_NONE)
+        return;
+    if (nr == GUARD_CALL_FOREIGN)
+        snprintf(buf, len, "a call of another architecture");
+    else
+        seccomp_call_name(nr, buf, len);
+    log_info("slot %d: forbidden system call %s: the sandbox was ended", slot->index, buf);
+}
+
 void jail_cleanup(struct jail_sandbox *sb, struct jail_outcome *out)
 {
     struct jail_slot *slot = sb->slot;
     if (out != NULL) {
         memset(out, 0, sizeof(*out));
-        out->cpu_ms = *slot->cpu_ms; /* written by the guardian, which is reaped */
+        out->cpu_ms = slot->report->cpu_ms; /* written by the guardian, which is reaped */
+        name_call(slot, out->forbidden_call, sizeof(out->forbidden_call));
     }
     /* The guardian ends only when no process it traced is left, and every process of the sandbox
      * was traced from its first instruction (or killed with a dying guardian, PTRACE_O_EXITKILL).

@@ -1,5 +1,6 @@
 #include "guard.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -8,11 +9,14 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../common/sandbox.h"
+#include "../common/seccomp.h"
 #include "fs.h"
 #include "held.h"
 #include "uid.h"
@@ -107,6 +111,34 @@ int guard_attach(pid_t pid, bool seize)
     return (int)ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)(long)TRACE_OPTIONS);
 }
 
+/* The number of the call the stopped thread is making, from its registers. */
+static long stopped_call(pid_t pid)
+{
+#if defined(__x86_64__)
+    struct user_regs_struct regs;
+#elif defined(__aarch64__)
+    struct user_pt_regs regs;
+#endif
+    struct iovec iov = {&regs, sizeof(regs)};
+    if (ptrace(PTRACE_GETREGSET, pid, (void *)NT_PRSTATUS, &iov) != 0)
+        return GUARD_CALL_NONE;
+#if defined(__x86_64__)
+    return (long)regs.orig_rax;
+#elif defined(__aarch64__)
+    return (long)regs.regs[8];
+#endif
+}
+
+long guard_seccomp_call(pid_t pid)
+{
+    unsigned long data = 0;
+    if (ptrace(PTRACE_GETEVENTMSG, pid, NULL, &data) != 0)
+        return GUARD_CALL_NONE;
+    if (data == SECCOMP_TRACE_BADARCH)
+        return GUARD_CALL_FOREIGN;
+    return data == SECCOMP_TRACE_NOT_ALLOWED ? stopped_call(pid) : (long)data;
+}
+
 static void task_add(struct watch *w, pid_t tid)
 {
     if (w->ntasks < GUARD_MAX_TASKS)
@@ -166,6 +198,9 @@ static void on_stop(struct watch *w, pid_t pid, int status)
     siginfo_t si;
     unsigned long msg = 0;
     if (event == PTRACE_EVENT_SECCOMP) {
+        /* The first forbidden call is the one the daemon names. */
+        if (w->verdict == 0 && w->g->report != NULL)
+            w->g->report->call = guard_seccomp_call(pid);
         end_sandbox(w, SIGSYS);
         return; /* left stopped: SIGKILL ends it from there */
     }
@@ -283,9 +318,9 @@ void guard_watch(const struct guard *g, pid_t pid)
         if (p == w.first && !w.first_done) {
             w.first_done = true;
             w.first_status = st;
-            if (g->cpu_ms != NULL)
-                *g->cpu_ms = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
-                             (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+            if (g->report != NULL)
+                g->report->cpu_ms = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+                                    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
             /* What the first process leaves behind ends with it, as in a pid namespace. */
             if (!w.ending && (w.ntasks > 0 || w.overflow))
                 end_sandbox(&w, 0);

@@ -26,13 +26,21 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* What the guardian tells the daemon, in memory they share (it dies before it could send it). */
+struct guard_report {
+    long long cpu_ms; /* the first process's CPU time (with what it reaped): a warm sandbox is
+                         the zygote's child, so the daemon's rusage lacks it */
+    long call;        /* the forbidden call that ended the sandbox, or one of: */
+};
+#define GUARD_CALL_NONE (-2)
+#define GUARD_CALL_FOREIGN (-1) /* a call of another architecture (i386, x32) */
+
 struct guard {
     uid_t uid;          /* the slot uid: ending the sandbox kills every process of it */
     int tmp_fd;         /* the sandbox's /tmp, for the usage walk */
     uint64_t tmp_bytes; /* caps on /tmp */
     uint64_t tmp_entries;
-    long long *cpu_ms; /* where the first process's CPU time goes (with what it reaped): a warm
-                          sandbox is the zygote's child, so the daemon's rusage lacks it */
+    struct guard_report *report; /* may be NULL */
 };
 
 #define GUARD_TICK_MS 20     /* how often /tmp is measured (less often when a walk is slow) */
@@ -58,6 +66,10 @@ int guard_traceme(void);
  * seize, it first attaches to a sandbox it did not fork (a warm one: the zygote's child, which
  * allowed it with PR_SET_PTRACER and waits for "go"; same uid, dumpable: no CAP_SYS_PTRACE). */
 int guard_attach(pid_t pid, bool seize);
+
+/* The system call a thread in a PTRACE_EVENT_SECCOMP stop made: from the trace data, or, for the
+ * policy's default action, from its registers. GUARD_CALL_FOREIGN for another architecture's. */
+long guard_seccomp_call(pid_t pid);
 
 /* Resumes the sandbox and watches it to its end; then exits the way it ended. SIGTERM asks it to
  * kill the whole sandbox now (the daemon's jail_kill). */

@@ -15,7 +15,7 @@ struct sandbox_pipes;
  * lets it go
  * ("go" pipe) and lets go of the pipes (only the sandbox holds them then: their EOFs mean what
  * they say), keeps only g->tmp_fd (as fd 3) and watches the sandbox to its end. The caller fills
- * g's uid, tmp_fd and cpu_ms; the /tmp caps come from cfg. A failed step goes to the report
+ * g's uid, tmp_fd and report; the /tmp caps come from cfg. A failed step goes to the report
  * pipe. */
 __attribute__((noreturn)) void guardian_run(struct guard *g, pid_t sandbox, pid_t parent,
                                             const struct config *cfg, struct sandbox_pipes *p);

@@ -1,6 +1,7 @@
 #include "seccomp.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -100,6 +101,36 @@ static int export_prog(scmp_filter_ctx ctx, struct seccomp_prog *out, char *err,
     return 0;
 }
 
+static int add_answers(scmp_filter_ctx ctx, const struct seccomp_answer *a, size_t n, char *err,
+                       size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *const name[] = {a[i].name};
+        if (add_named(ctx, SCMP_ACT_ERRNO((uint32_t)a[i].err), name, 1, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The rules of either form (see struct seccomp_policy). */
+static int add_rules(scmp_filter_ctx ctx, const struct seccomp_policy *pol, uint32_t kill,
+                     char *err, size_t errlen)
+{
+    if (add_named(ctx, kill, pol->deny, pol->ndeny, err, errlen) != 0 ||
+        add_named(ctx, SCMP_ACT_ALLOW, pol->allow, pol->nallow, err, errlen) != 0 ||
+        add_answers(ctx, pol->answers, pol->nanswers, err, errlen) != 0)
+        return -1;
+    if (pol->extra && pol->extra(ctx, kill) != 0) {
+        snprintf(err, errlen, "seccomp: jail-specific rules failed");
+        return -1;
+    }
+    if (pol->allow != NULL)
+        return 0;
+    if (add_clone_rules(ctx, kill, pol->clone_deny_flags, err, errlen) != 0)
+        return -1;
+    return add_unknown_guard(ctx, err, errlen);
+}
+
 int seccomp_prog_build(const struct seccomp_policy *pol, struct seccomp_prog *out, char *err,
                        size_t errlen)
 {
@@ -109,11 +140,13 @@ int seccomp_prog_build(const struct seccomp_policy *pol, struct seccomp_prog *ou
     out->api_level = (int)seccomp_api_get();
     uint32_t kill = out->api_level >= 3 ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_KILL_THREAD;
     out->kill_action = out->api_level >= 3 ? "kill_process" : "kill_thread";
+    uint32_t not_allowed = kill;
     if (pol->trace) {
         kill = SCMP_ACT_TRACE(SECCOMP_TRACE_BADARCH);
+        not_allowed = SCMP_ACT_TRACE(SECCOMP_TRACE_NOT_ALLOWED);
         out->kill_action = "trace";
     }
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    scmp_filter_ctx ctx = seccomp_init(pol->allow != NULL ? not_allowed : SCMP_ACT_ALLOW);
     if (ctx == NULL) {
         snprintf(err, errlen, "seccomp: seccomp_init failed");
         return -1;
@@ -126,12 +159,7 @@ int seccomp_prog_build(const struct seccomp_policy *pol, struct seccomp_prog *ou
         seccomp_release(ctx);
         return -1;
     }
-    if (add_named(ctx, kill, pol->deny, pol->ndeny, err, errlen) != 0 ||
-        add_named(ctx, SCMP_ACT_ERRNO(EPERM), pol->eperm, pol->neperm, err, errlen) != 0 ||
-        add_clone_rules(ctx, kill, pol->clone_deny_flags, err, errlen) != 0 ||
-        (pol->extra && pol->extra(ctx, kill) != 0 &&
-         snprintf(err, errlen, "seccomp: jail-specific rules failed") > 0) ||
-        add_unknown_guard(ctx, err, errlen) != 0 || export_prog(ctx, out, err, errlen) != 0) {
+    if (add_rules(ctx, pol, kill, err, errlen) != 0 || export_prog(ctx, out, err, errlen) != 0) {
         seccomp_release(ctx);
         return -1;
     }
@@ -145,6 +173,18 @@ uint32_t seccomp_deny_action(uint32_t kill, int nr)
     if ((kill & SECCOMP_RET_ACTION_FULL) == SCMP_ACT_TRACE(0))
         return SCMP_ACT_TRACE((uint32_t)nr & SECCOMP_RET_DATA);
     return kill;
+}
+
+void seccomp_call_name(long nr, char *buf, size_t len)
+{
+    char *name = nr >= 0 && nr <= INT_MAX
+                     ? seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)nr)
+                     : NULL;
+    if (name != NULL)
+        snprintf(buf, len, "%s", name);
+    else
+        snprintf(buf, len, "syscall %ld", nr);
+    free(name);
 }
 
 void seccomp_prog_free(struct seccomp_prog *p)
