@@ -20,8 +20,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from testlib import (CFG, Skip, TestFailure, add_test, check, execute, expect_error,  # noqa: E402
-                     expect_healthy, expect_json, expect_ok, expect_ran, expect_result,
-                     expect_serving, health_mode, main, test)
+                     expect_healthy, expect_json, expect_no_marker_processes, expect_ok,
+                     expect_ran, expect_result, expect_serving, health_mode, main,
+                     process_with_marker, test)
 
 DOCUMENTED_ENV = {"PATH", "HOME", "LANG", "TMPDIR", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                   "MALLOC_ARENA_MAX"}
@@ -171,32 +172,6 @@ def memory_hog_in_child_process_is_contained():
 
 # --------------------------------------------------------------------------------------------
 # Processes
-
-
-def process_with_marker(marker):
-    """Host pids whose command line contains marker."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                if marker.encode() in f.read():
-                    found.append(int(pid))
-        except OSError:
-            pass
-    return found
-
-
-def expect_no_marker_processes(marker, grace=3.0):
-    deadline = time.monotonic() + grace
-    while True:
-        left = process_with_marker(marker)
-        if not left:
-            return
-        if time.monotonic() > deadline:
-            raise TestFailure("processes from a finished request still run: pids %r" % left)
-        time.sleep(0.1)
 
 
 @test(slow=True)

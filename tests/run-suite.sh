@@ -4,7 +4,7 @@
 #   tests/run-suite.sh BINARY [extra daemon args...]
 #
 # Starts BINARY (as root) on a free 127.0.0.1 port with the rootfs and tight test limits, runs
-# tests/api_test.py, tests/hostile_test.py and tests/corpus_test.py against it, stops it with
+# tests/api_test.py, tests/hostile_test.py, tests/isolation_test.py and tests/corpus_test.py against it, stops it with
 # SIGTERM and checks that it exits 0 and leaves nothing behind (sandbox processes, mounts, cgroups,
 # scratch files). Short-lived extra instances cover ServerBusy (--max-sandboxes 1 --queue-length 0),
 # the bounded queue wait (--queue-length 1 --queue-wait-ms 300) and draining on SIGTERM.
@@ -24,7 +24,7 @@
 #   PYEXECD_TEST_SLACK_S=5         seconds a limit may be overrun before a test calls it late
 #   PYEXECD_TEST_STOP_S            bound for the exit after SIGTERM (default drain + 15 s)
 #   PYEXECD_TEST_ONLY / PYEXECD_TEST_SKIP   passed to the suites as --only / --skip
-#   PYEXECD_TEST_SUITES="api hostile corpus"   which suites the main instance runs
+#   PYEXECD_TEST_SUITES="api hostile isolation corpus"   which suites the main instance runs
 # Extra daemon args come last, so they win; the limits the suites assume follow them.
 set -u
 
@@ -476,17 +476,22 @@ if [ ! -x "$BINARY" ]; then
 elif [ ! -d "$ROOTFS" ]; then
     fail "rootfs_exists" "$ROOTFS is not a directory (build it first)"
 else
-    # 1. The main instance: the API, hostile and corpus suites.
+    # 1. The main instance: the API, hostile, isolation and corpus suites.
+    SUITES=${PYEXECD_TEST_SUITES:-api hostile isolation corpus}
     before=$FAILED
     if start_daemon main; then
-        case " ${PYEXECD_TEST_SUITES:-api hostile corpus} " in *" api "*)
+        case " ${SUITES} " in *" api "*)
             run_suite api_test main api_test.py --max-sandboxes "$MAX_SANDBOXES" --queue-length "$QUEUE_LENGTH" ;;
         esac
-        case " ${PYEXECD_TEST_SUITES:-api hostile corpus} " in *" hostile "*)
+        case " ${SUITES} " in *" hostile "*)
             run_suite hostile_test main hostile_test.py --max-sandboxes "$MAX_SANDBOXES" \
                 --queue-length "$QUEUE_LENGTH" ;;
         esac
-        case " ${PYEXECD_TEST_SUITES:-api hostile corpus} " in *" corpus "*)
+        case " ${SUITES} " in *" isolation "*)
+            run_suite isolation_test main isolation_test.py --max-sandboxes "$MAX_SANDBOXES" \
+                --queue-length "$QUEUE_LENGTH" ;;
+        esac
+        case " ${SUITES} " in *" corpus "*)
             run_suite corpus_test main corpus_test.py --max-sandboxes "$MAX_SANDBOXES" \
                 --queue-length "$QUEUE_LENGTH" ;;
         esac

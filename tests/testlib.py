@@ -335,6 +335,36 @@ def expect_serving():
 
 
 # --------------------------------------------------------------------------------------------
+# Processes a request leaves behind (seen in this host's /proc)
+
+
+def process_with_marker(marker):
+    """Host pids whose command line contains marker."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def expect_no_marker_processes(marker, grace=3.0):
+    deadline = time.monotonic() + grace
+    while True:
+        left = process_with_marker(marker)
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise TestFailure("processes from a finished request still run: pids %r" % left)
+        time.sleep(0.1)
+
+
+# --------------------------------------------------------------------------------------------
 # Registry and runner
 
 
