@@ -149,6 +149,10 @@ static const char *const allow[] = {
     "mkdir",
     "symlink",
     "symlinkat",
+    /* sem_open links its file into /dev/shm (the request's /tmp); a link to a file of root's is
+     * refused by protected_hardlinks, and would only add a name in /tmp */
+    "link",
+    "linkat",
     "mkdirat",
     "rmdir",
     "rename",
