@@ -20,7 +20,9 @@
 #          privilege, no pids limit (Docker's default, not podman's 2048: see CLOUD_PIDS), PORT
 #          set as Cloud Run sets it, writes kept in memory as Cloud Run keeps them (runsc
 #          --overlay): the same suites, then draining on SIGTERM. runsc's log is
-#          kept in the work directory; a sentry panic is shown when the leg fails.
+#          kept in the work directory; a sentry panic is shown when the leg fails. Then again
+#          under runc with a published port, as `docker run` would run it (the hostile,
+#          isolation and corpus suites).
 # Containers are always removed; images stay (localhost/pyexecd-MODE:test) so that later builds
 # reuse their layers.
 #
@@ -493,6 +495,8 @@ test_local() {
     local before=$FAILED
     run_suite local_api_test "$port" api_test.py
     run_suite local_hostile_test "$port" hostile_test.py
+    run_suite local_isolation_test "$port" isolation_test.py
+    run_suite local_corpus_test "$port" corpus_test.py
     leftovers local "$cname"
     drain "$cname" "$port"
     podman logs "$cname" >"$WORK/local.log" 2>&1
@@ -561,45 +565,57 @@ show_cloud_end() {
     grep -h -A 5 -E '^(panic|fatal error):' "$WORK"/runsc/*boot* 2>/dev/null | head -n 6 | sed 's/^/#   runsc: /'
 }
 
+# test_cloud RUNTIME: the cloud image under gVisor (as on Cloud Run) or runc (as under Docker).
 test_cloud() {
-    local image=localhost/pyexecd-cloud:test port cname=pyexecd-images-$RUN_ID-cloud health
-    if [ ! -x "$RUNSC" ]; then
-        fail cloud_container_starts "no gVisor runtime at $RUNSC (Debian package runsc)"
-        return
-    fi
+    local rt=$1 image=localhost/pyexecd-cloud:test port cname=pyexecd-images-$RUN_ID-cloud-$1 health
+    local run=() leg=cloud
     port=$(free_port)
+    if [ "$rt" = gvisor ]; then
+        if [ ! -x "$RUNSC" ]; then
+            fail cloud_container_starts "no gVisor runtime at $RUNSC (Debian package runsc)"
+            return
+        fi
+        # As Cloud Run runs it: root, default capabilities, PORT in the environment. The host
+        # network (the only way to reach a runsc container here) is shared, so bind to loopback
+        # only. runsc's own log (info level: cheap) keeps a sentry panic, which the container's
+        # log never shows.
+        mkdir -p "$WORK/runsc"
+        run=("${GVISOR[@]}" --runtime-flag=debug-log="$WORK/runsc/" "${CLOUD_OVERLAY[@]}"
+            -e PORT="$port" -e PYEXECD_BIND=127.0.0.1)
+    else
+        # As `docker run` runs it: runc, Docker's default capabilities, a published port.
+        leg=cloud_runc
+        run=("${LOCAL_RUNTIME[@]}" -p "127.0.0.1:$port:8080")
+    fi
     CONTAINERS+=("$cname")
-    # As Cloud Run runs it: root, default capabilities, PORT in the environment. The host network
-    # (the only way to reach a runsc container here) is shared, so bind to loopback only.
-    # runsc's own log (info level: cheap) keeps a sentry panic, which the container's log never shows.
-    mkdir -p "$WORK/runsc"
-    if ! podman run -d --name "$cname" "${GVISOR[@]}" --runtime-flag=debug-log="$WORK/runsc/" \
-        "${CLOUD_OVERLAY[@]}" "${CLOUD_PIDS[@]}" "${ULIMITS[@]}" "${DOCKER_CAPS[@]}" "${EXTRA_RUN[@]}" -e PORT="$port" \
-        -e PYEXECD_BIND=127.0.0.1 -e PYEXECD_TEST_SECRET="$SECRET" "$image" "${DAEMON_ARGS[@]}" \
-        >"$WORK/run-cloud.log" 2>&1; then
-        fail cloud_container_starts "$(tail -n 3 "$WORK/run-cloud.log" | tr '\n' ' ')"
+    if ! podman run -d --name "$cname" "${run[@]}" "${CLOUD_PIDS[@]}" "${ULIMITS[@]}" "${DOCKER_CAPS[@]}" \
+        "${EXTRA_RUN[@]}" -e PYEXECD_TEST_SECRET="$SECRET" "$image" "${DAEMON_ARGS[@]}" \
+        >"$WORK/run-$leg.log" 2>&1; then
+        fail ${leg}_container_starts "$(tail -n 3 "$WORK/run-$leg.log" | tr '\n' ' ')"
         return
     fi
     if health=$(wait_health "$cname" "$port" 90); then
-        pass cloud_container_serves_health_on_PORT_under_gvisor
+        pass ${leg}_container_serves_health_on_PORT_under_$rt
         echo "  # $health"
     else
-        fail cloud_container_serves_health_on_PORT_under_gvisor "$health"
-        podman logs "$cname" >"$WORK/cloud.log" 2>&1
-        show_log "$WORK/cloud.log"
-        show_cloud_end "$cname"
+        fail ${leg}_container_serves_health_on_PORT_under_$rt "$health"
+        podman logs "$cname" >"$WORK/$leg.log" 2>&1
+        show_log "$WORK/$leg.log"
+        [ "$rt" = gvisor ] && show_cloud_end "$cname"
         return
     fi
     local before=$FAILED
-    run_suite cloud_api_test "$port" api_test.py
-    run_suite cloud_hostile_test "$port" hostile_test.py --skip sandbox_process_runs_as_a_sandbox_host_uid
-    cloud_identity "$cname" "$port"
-    leftovers cloud "$cname"
+    [ "$rt" = gvisor ] && run_suite ${leg}_api_test "$port" api_test.py
+    run_suite ${leg}_hostile_test "$port" hostile_test.py --skip sandbox_process_runs_as_a_sandbox_host_uid
+    run_suite ${leg}_isolation_test "$port" isolation_test.py
+    run_suite ${leg}_corpus_test "$port" corpus_test.py
+    [ "$rt" = gvisor ] && cloud_identity "$cname" "$port"
+    leftovers $leg "$cname"
     drain "$cname" "$port"
-    podman logs "$cname" >"$WORK/cloud.log" 2>&1
+    podman logs "$cname" >"$WORK/$leg.log" 2>&1
     if [ "$FAILED" -ne "$before" ]; then
-        show_log "$WORK/cloud.log"
-        show_cloud_end "$cname"
+        show_log "$WORK/$leg.log"
+        [ "$rt" = gvisor ] && show_cloud_end "$cname"
     fi
 }
 
@@ -610,7 +626,7 @@ if ensure_base; then
     for mode in "${MODES[@]}"; do
         if build_image "$mode"; then
             inspect_image "$mode"
-            "test_$mode"
+            if [ "$mode" = cloud ]; then test_cloud gvisor; test_cloud runc; else test_local; fi
         fi
     done
 fi
