@@ -40,15 +40,7 @@ static int move_up(struct owner_walk *w, int dirfd, const char *name)
 {
     char to[32] = "up-";
     for (;;) {
-        unsigned long v = w->up++;
-        int n = 3, d = 0;
-        char digits[24];
-        do
-            digits[d++] = (char)('0' + v % 10);
-        while ((v /= 10) > 0);
-        while (d > 0)
-            to[n++] = digits[--d];
-        to[n] = '\0';
+        fs_put_uint(to + 3, w->up++);
         struct stat st;
         if (fstatat(w->top, to, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
             return renameat(dirfd, name, w->top, to);

@@ -95,3 +95,24 @@ void fs_usage_walk(int dirfd, struct fs_usage *u)
     u->too_many = false;
     walk(dirfd, u, 0);
 }
+
+int fs_put_uint(char *out, unsigned long v)
+{
+    char digits[24];
+    int d = 0, n = 0;
+    do
+        digits[d++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    while (d > 0)
+        out[n++] = digits[--d];
+    out[n] = '\0';
+    return n;
+}
+
+void fs_proc_path(char *out, pid_t pid, const char *what)
+{
+    memcpy(out, "/proc/", 6);
+    int n = 6 + fs_put_uint(out + 6, (unsigned long)pid);
+    out[n++] = '/';
+    strcpy(out + n, what);
+}

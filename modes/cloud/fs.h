@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* What a tree holds, and the caps past which a walk stops counting. */
 struct fs_usage {
@@ -19,6 +20,12 @@ struct fs_usage {
 /* Adds up everything below the directory dirfd (not dirfd itself). Bytes past max_bytes do not
  * stop the walk (the caller compares); entries or depth past theirs do. Async-signal-safe. */
 void fs_usage_walk(int dirfd, struct fs_usage *u);
+
+/* Writes v in decimal at out, with a terminating NUL; returns the digits' count. */
+int fs_put_uint(char *out, unsigned long v);
+
+/* "/proc/<pid>/<what>" into out (at least 32 + strlen(what) bytes). */
+void fs_proc_path(char *out, pid_t pid, const char *what);
 
 /* Calls fn for every entry of the directory dirfd except "." and "..": stops at the first
  * non-zero return and returns it; -1 with errno when reading the directory fails. */

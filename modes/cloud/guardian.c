@@ -13,6 +13,7 @@
 #include "../../src/config.h"
 #include "../common/rlimits.h"
 #include "../common/sandbox.h"
+#include "fs.h"
 #include "guard.h"
 
 #define MIB (1024ULL * 1024ULL)
@@ -29,15 +30,8 @@ static int keep_only(int fd)
 /* The parent pid of pid, from /proc (async-signal-safe); -1 if unreadable. */
 static pid_t parent_of(pid_t pid)
 {
-    char path[32] = "/proc/", buf[512];
-    int n = 6;
-    char digits[12];
-    int d = 0;
-    for (pid_t v = pid; d == 0 || v > 0; v /= 10)
-        digits[d++] = (char)('0' + v % 10);
-    while (d > 0)
-        path[n++] = digits[--d];
-    memcpy(path + n, "/stat", 6);
+    char path[40], buf[512];
+    fs_proc_path(path, pid, "stat");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
+
 #define MAX_FILES 1024 /* distinct files remembered per count; past it each counts again */
 #define DIRBUF 2048
 
@@ -26,26 +28,11 @@ static bool first_time(struct seen *s, ino_t ino)
     return true;
 }
 
-/* "/proc/<pid>/<what>" without stdio. */
-static void proc_path(char *out, pid_t pid, const char *what)
-{
-    char digits[12];
-    int d = 0, n = 6;
-    memcpy(out, "/proc/", 6);
-    do
-        digits[d++] = (char)('0' + pid % 10);
-    while ((pid /= 10) > 0);
-    while (d > 0)
-        out[n++] = digits[--d];
-    out[n++] = '/';
-    strcpy(out + n, what);
-}
-
 /* Threads share their process's files and maps: only a process's leader is read. */
 static bool is_leader(pid_t tid)
 {
     char path[40], buf[512];
-    proc_path(path, tid, "status");
+    fs_proc_path(path, tid, "status");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
@@ -68,7 +55,7 @@ static uint64_t open_files(pid_t pid, struct seen *s)
     char path[40], buf[DIRBUF] __attribute__((aligned(8)));
     uint64_t bytes = 0;
     struct stat st;
-    proc_path(path, pid, "fd");
+    fs_proc_path(path, pid, "fd");
     int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0)
         return 0; /* gone */
@@ -125,7 +112,7 @@ static uint64_t mapped_files(pid_t pid, struct seen *s)
     uint64_t bytes = 0;
     size_t used = 0;
     bool overlong = false;
-    proc_path(path, pid, "maps");
+    fs_proc_path(path, pid, "maps");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
