@@ -344,6 +344,18 @@ EOF
 # quarantined and rebuilt before its next sandbox; while it cannot be rebuilt (the scratch
 # directory made immutable), its requests get 503 SandboxUnavailable with Retry-After, never a
 # traceback; once it can, the slot serves again.
+# no_quarantine NAME: a slot is quarantined only when it cannot be proven clean; after the suites
+# (hostile scripts included) no slot of NAME may have been, or every request paid a rebuild.
+no_quarantine() {
+    local lines
+    lines=$(grep "quarantined" "${LOGS[$1]}" | head -n 3)
+    if [ -z "$lines" ]; then
+        pass "${1}_never_quarantined_a_slot_during_the_suites"
+    else
+        fail "${1}_never_quarantined_a_slot_during_the_suites" "$(echo "$lines" | tr '\n' ';')"
+    fi
+}
+
 slot_heal() {
     local name=$1 dir=$SCRATCH_BASE/$1 out d n=$((2 * MAX_SANDBOXES))
     [ -d "$dir/slot-0" ] || return 0
@@ -505,6 +517,7 @@ else
         fi
         still_serves main main_daemon_still_serves_after_another_instance_stopped
         warm_recovery main
+        no_quarantine main
         slot_heal main
 
         stop_daemon main

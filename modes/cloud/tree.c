@@ -208,6 +208,26 @@ static const char *const marked[TREE_MARKS] = {
     ".", "usr", "usr/bin", "usr/lib", "etc", "dev", "opt/pyexecd", "opt/pyexecd/harness.py",
 };
 
+/* Adds one top-level entry to an order-free digest (FNV-1a of type and name, summed). */
+static int digest_entry(int dirfd, const char *name, unsigned char type, void *arg)
+{
+    (void)dirfd;
+    if (strcmp(name, "tmp") == 0)
+        return 0; /* made for each request, removed after it */
+    unsigned long long h = 14695981039346656037ULL ^ type;
+    for (const char *c = name; *c != '\0'; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    *(unsigned long long *)arg += h;
+    return 0;
+}
+
+/* The top directory's entries, not its link count: gVisor keeps a directory's st_nlink at 2. */
+static int digest_top(int root_fd, unsigned long long *out)
+{
+    *out = 0;
+    return fs_each_entry(root_fd, digest_entry, out);
+}
+
 int tree_mark(int root_fd, struct tree_marks *m)
 {
     struct stat st;
@@ -215,25 +235,16 @@ int tree_mark(int root_fd, struct tree_marks *m)
         if (fstatat(root_fd, marked[i], &st, AT_SYMLINK_NOFOLLOW) != 0)
             return -1;
         m->ino[i] = st.st_ino;
-        if (i == 0)
-            m->root_links = st.st_nlink;
     }
-    return 0;
+    return digest_top(root_fd, &m->top);
 }
 
 bool tree_intact(int root_fd, const struct tree_marks *m)
 {
     struct stat st;
-    nlink_t links = 0;
-    for (int i = 0; i < TREE_MARKS; i++) {
+    unsigned long long top;
+    for (int i = 0; i < TREE_MARKS; i++)
         if (fstatat(root_fd, marked[i], &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_ino != m->ino[i])
             return false;
-        if (i == 0)
-            links = st.st_nlink;
-    }
-    /* A root directory's links count its subdirectories (/tmp comes and goes): one removed or
-     * added shows. */
-    if (fstatat(root_fd, "tmp", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
-        links--;
-    return links == m->root_links;
+    return digest_top(root_fd, &top) == 0 && top == m->top;
 }

@@ -32,7 +32,7 @@ int tree_remove(int scratch_fd, const char *name);
 #define TREE_MARKS 8
 struct tree_marks {
     ino_t ino[TREE_MARKS];
-    nlink_t root_links;
+    unsigned long long top; /* digest of the top directory's names and types, /tmp aside */
 };
 int tree_mark(int root_fd, struct tree_marks *m);
 bool tree_intact(int root_fd, const struct tree_marks *m);
