@@ -76,16 +76,26 @@ def top_level_sleep_is_504_wall_limit():
 @test(slow=True)
 def cpu_bound_loop_is_504():
     resp = execute("""
+        import time
         def main():
-            x = 0
+            x, mark = 0, 0.0
             while True:
                 x = (x * 31 + 7) % 1000003
+                if x % 4096 == 0 and time.process_time() >= mark:
+                    mark = time.process_time() + 0.25
+                    print("cpu %.2f" % time.process_time(), flush=True)
     """)
-    # With --cpu-s well under the wall limit the CPU limit must be the one that fires.
+    # With --cpu-s well under the wall limit the CPU limit must be the one that fires; on a
+    # machine too busy to give the loop its CPU seconds within the wall, the wall may fire
+    # first, but only before the loop has used them.
     cpu_first = CFG.cpu_s * 1000 + 1500 <= CFG.wall_ms
-    expect_timeout(resp, limits=("cpu",) if cpu_first else ("wall", "cpu"))
-    if cpu_first:
+    body = expect_timeout(resp, limits=("cpu", "wall") if cpu_first else ("wall", "cpu"))
+    used = [float(line.split()[1]) for line in body.get("stdout", "").splitlines()]
+    if cpu_first and body["error"]["limit"] == "cpu":
         check(resp.elapsed < CFG.wall_s, "the CPU limit must stop it before the wall", resp)
+    elif cpu_first:
+        check(used and used[-1] < CFG.cpu_s + 0.5,
+              "the wall fired first: the loop must not have used its CPU limit by then", resp)
 
 
 @test(slow=True)
