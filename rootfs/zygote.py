@@ -309,6 +309,8 @@ class Zygote:
         do("chroot into the slot's root", os.chroot, ".")
         do("chroot into the slot's root", os.chdir, "/")
         become(uid)
+        # As the cold jail's exec leaves it: the guardian reads its /proc as its owner uid.
+        check("stay dumpable for the guardian", libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
         self.drop_caps()
         do("set up fds", place_fds, script, out, err, result, report)
 

@@ -9,6 +9,7 @@ value the runner put in the daemon's environment; no sandbox may see it.
 Every network test uses a listener this suite opens on 127.0.0.1 and nothing else.
 """
 
+import errno
 import json
 import os
 import secrets
@@ -21,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from testlib import (CFG, Skip, TestFailure, add_test, check, execute, expect_error,  # noqa: E402
                      expect_healthy, expect_json, expect_no_marker_processes, expect_ok,
-                     expect_ran, expect_result, expect_serving, health_mode, main,
+                     expect_ran, expect_result, expect_serving, health, health_mode, main,
                      process_with_marker, test)
 
 DOCUMENTED_ENV = {"PATH", "HOME", "LANG", "TMPDIR", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
@@ -971,9 +972,23 @@ def syscall_script(nr, args, in_thread=False):
     """ % call
 
 
+def outer_filter_denied(body):
+    """Under a container runtime's own seccomp profile (Docker's default, as the cloud image runs
+    under runc) the daemon's probe says so: that filter sits above the jail's, and the kernel
+    takes the strongest action of all, so the profile's EPERM outranks the jail's
+    trace-then-kill: the call fails and the script goes on. Denied all the same, by the outer
+    filter; only then is that accepted."""
+    result = body.get("result") or {}
+    seccomp = health().get("probe", {}).get("seccomp", {}).get("detail", "")
+    return ("under the runtime's own filter" in seccomp and result.get("returned") == -1 and
+            result.get("errno") in (errno.EPERM, errno.ENOSYS))
+
+
 def syscall_case(name, nr, args, in_thread=False):
     def t():
         resp = execute(syscall_script(nr, args, in_thread))
+        if not in_thread and resp.status == 200 and outer_filter_denied(json.loads(resp.body)):
+            return
         body = expect_error(resp, 403, "SecurityViolation")
         check(body.get("stdout") == "before\n", "output before the violation must be returned", resp)
     add_test("forbidden_%s_%s_is_403" % (name, "from_thread" if in_thread else "syscall"), t)

@@ -210,10 +210,12 @@ static int init_steps(struct jail_probe *p, char *err, size_t errlen)
               (unsigned)slots[0].uid, (unsigned)slots[nslots - 1].uid);
     if (seccomp_prog_build(&cloud_policy, &prog, err, errlen) != 0)
         return -1;
+    int outer = seccomp_outer_filters();
     probe_add(p, "seccomp", true,
-              "api level %d, %s: allow-list of %zu + %zu filtered, %zu errno (%u insns)",
+              "api level %d, %s: allow-list of %zu + %zu filtered, %zu errno (%u insns)%s",
               prog.api_level, prog.kill_action, cloud_policy.nallow, cloud_policy.nfiltered,
-              cloud_policy.nanswers, prog.fprog.len);
+              cloud_policy.nanswers, prog.fprog.len,
+              outer > 0 ? "; under the runtime's own filter, whose errors come first" : "");
     if (probe_jail(slots[0].root_fd, slots[0].uid, &prog, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "the cloud jail cannot give its guarantees here: %s", why);
         return -1;

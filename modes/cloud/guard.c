@@ -237,7 +237,7 @@ static void on_tick_work(struct watch *w)
                          .max_entries = w->g->tmp_entries,
                          .max_depth = GUARD_TMP_DEPTH};
     fs_usage_walk(w->g->tmp_fd, &u);
-    u.bytes += held_bytes(w->tasks, w->ntasks);
+    u.bytes += held_bytes(w->tasks, w->ntasks, w->g->uid);
     long long end = now_ms();
     w->next_walk = end + (end - start);
     /* The limit is set by a helper with the slot uid, which the sandbox can kill: past twice the

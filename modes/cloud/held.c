@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -137,13 +138,26 @@ static uint64_t mapped_files(pid_t pid, struct seen *s)
     return bytes;
 }
 
-uint64_t held_bytes(const pid_t *tasks, int n)
+/* /proc/<pid>/fd and maps of another uid's process need CAP_SYS_PTRACE, which Docker's default
+ * set lacks; read as the owner (the fs ids only), they need the process to be dumpable, which
+ * the jail keeps its sandboxes. True when the fs ids are now (uid, uid). */
+static bool read_as(uid_t uid)
+{
+    (void)setfsgid(uid);
+    (void)setfsuid(uid);
+    return (uid_t)setfsuid(uid) == uid && (gid_t)setfsgid(uid) == uid;
+}
+
+uint64_t held_bytes(const pid_t *tasks, int n, uid_t uid)
 {
     static struct seen s; /* large for the guardian's stack */
     uint64_t bytes = 0;
     s.n = 0;
+    bool as_owner = read_as(uid);
     for (int i = 0; i < n; i++)
         if (is_leader(tasks[i]))
             bytes += open_files(tasks[i], &s) + mapped_files(tasks[i], &s);
+    if (as_owner && !read_as(0))
+        _exit(127); /* a guardian that cannot take its fs ids back must not go on */
     return bytes;
 }

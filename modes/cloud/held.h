@@ -10,7 +10,8 @@
 
 /* Bytes of unlinked regular files that the given tasks hold, each file once: an open one by its
  * allocated blocks, one only mapped by the length of its mappings (a mapping cannot grow a file;
- * RLIMIT_FSIZE bounds what it was written to). Reads /proc; async-signal-safe. */
-uint64_t held_bytes(const pid_t *tasks, int n);
+ * RLIMIT_FSIZE bounds what it was written to). Reads /proc with the fs ids of the tasks' owner
+ * uid; async-signal-safe. */
+uint64_t held_bytes(const pid_t *tasks, int n, uid_t uid);
 
 #endif

@@ -56,6 +56,11 @@ uint32_t seccomp_deny_action(uint32_t kill, int nr);
 /* The name of native system call nr into buf ("syscall 999" if libseccomp does not know it). */
 void seccomp_call_name(long nr, char *buf, size_t len);
 
+/* How many seccomp filters the daemon itself runs under (a container runtime's profile), from
+ * /proc/self/status; -1 if unknown. A sandbox's filter stacks under them, and the kernel takes the
+ * strongest action of all: their EPERM outranks a trace. */
+int seccomp_outer_filters(void);
+
 /* In the sandbox, last step before execve: no_new_privs, then the filter. Async-signal-safe. */
 int seccomp_prog_load(const struct seccomp_prog *p);
 
