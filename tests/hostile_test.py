@@ -979,7 +979,7 @@ def outer_filter_denied(body):
     trace-then-kill: the call fails and the script goes on. Denied all the same, by the outer
     filter; only then is that accepted."""
     result = body.get("result") or {}
-    seccomp = health().get("probe", {}).get("seccomp", {}).get("detail", "")
+    seccomp = json.loads(health().body).get("probe", {}).get("seccomp", {}).get("detail", "")
     return ("under the runtime's own filter" in seccomp and result.get("returned") == -1 and
             result.get("errno") in (errno.EPERM, errno.ENOSYS))
 

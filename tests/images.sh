@@ -36,8 +36,8 @@
 #   DEBIAN_MIRROR            for the debian:bookworm-slim stand-in (default http://deb.debian.org/debian)
 #   DEBIAN_SECURITY_MIRROR   (default http://deb.debian.org/debian-security)
 #   PYEXECD_TEST_SLACK_S     passed to the suites (default 5)
-#   PYEXECD_IMAGES_GVISOR_CPU_S, PYEXECD_IMAGES_GVISOR_SLACK_S   --cpu-s and slack of the cloud
-#                            image under gVisor (default 8 and 15, as tests/matrix.sh's gVisor leg)
+#   PYEXECD_IMAGES_GVISOR_WALL_MS, _CPU_S, _SLACK_S   --wall-ms, --cpu-s and slack of the cloud
+#                            image under gVisor (default 15000, 8, 15: tests/matrix.sh's gVisor leg)
 # Last line: `N passed, N failed`; the exit status is non-zero when anything failed.
 # shellcheck disable=SC2016,SC2317 # single-quoted sh -c bodies and hooks on purpose; SC2317 is
 # confused by the early exits above the functions
@@ -286,9 +286,11 @@ COMMON_ARGS=(--wall-ms "$WALL_MS" --cpu-s "$CPU_S" --request-ms "$REQUEST_MS"
     --sandbox-uid "$SANDBOX_UID")
 DAEMON_ARGS=("${COMMON_ARGS[@]}" --memory-mb "$MEMORY_MB" --drain-ms "$DRAIN_MS")
 SUITE_ARGS=("${COMMON_ARGS[@]}" --slack-s "$SLACK_S")
-# Under gVisor, as in tests/matrix.sh: CPU goes further in the sentry (multiprocessing's start-up
-# alone took 3 s of it) and ending a fork bomb's hundreds of traced processes takes seconds more.
-GVISOR_CPU_S=${PYEXECD_IMAGES_GVISOR_CPU_S:-8} GVISOR_SLACK_S=${PYEXECD_IMAGES_GVISOR_SLACK_S:-15}
+# Under gVisor, as in tests/matrix.sh: everything goes slower in the sentry (the corpus's
+# multiprocessing file took 3 s of CPU and 7 s of wall on a busy machine) and ending a fork bomb's
+# hundreds of traced processes takes seconds more.
+GVISOR_WALL_MS=${PYEXECD_IMAGES_GVISOR_WALL_MS:-15000} GVISOR_CPU_S=${PYEXECD_IMAGES_GVISOR_CPU_S:-8}
+GVISOR_SLACK_S=${PYEXECD_IMAGES_GVISOR_SLACK_S:-15}
 SECRET=pyexecd-secret-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 export PYEXECD_TEST_SECRET=$SECRET
 
@@ -576,8 +578,8 @@ test_cloud() {
     local run=() leg=cloud DAEMON_ARGS=("${DAEMON_ARGS[@]}") SUITE_ARGS=("${SUITE_ARGS[@]}")
     port=$(free_port)
     if [ "$rt" = gvisor ]; then
-        DAEMON_ARGS+=(--cpu-s "$GVISOR_CPU_S")
-        SUITE_ARGS+=(--cpu-s "$GVISOR_CPU_S" --slack-s "$GVISOR_SLACK_S")
+        DAEMON_ARGS+=(--wall-ms "$GVISOR_WALL_MS" --cpu-s "$GVISOR_CPU_S")
+        SUITE_ARGS+=(--wall-ms "$GVISOR_WALL_MS" --cpu-s "$GVISOR_CPU_S" --slack-s "$GVISOR_SLACK_S")
         if [ ! -x "$RUNSC" ]; then
             fail cloud_container_starts "no gVisor runtime at $RUNSC (Debian package runsc)"
             return
