@@ -9,9 +9,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "admission.h"
+#include "clock.h"
 #include "config.h"
 #include "http_internal.h"
 #include "log.h"
@@ -23,13 +23,6 @@
 #define DRAIN_CLOSE_MS 1000 /* after the drain time, how long replies may take to go out */
 
 static bool draining; /* replies close their connection */
-
-long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void add_header(evhtp_request_t *req, const char *k, const char *v)
 {

@@ -23,8 +23,6 @@ struct server {
     size_t body_limit;
 };
 
-long long now_ms(void);
-
 /* Sends a JSON body with status. */
 void http_send_json(evhtp_request_t *req, int status, struct evbuffer *body);
 /* An immediate error answer from a handler (pause -> send -> resume). */
