@@ -62,23 +62,11 @@ void http_answer(evhtp_request_t *req, enum err_type t, const char *msg)
     evhtp_request_resume(req);
 }
 
-void http_answer_early(evhtp_request_t *req, enum err_type t, const char *msg)
-{
-    evhtp_request_set_keepalive(req, 0);
-    send_error(req, t, msg);
-}
-
-bool http_finished(const evhtp_request_t *req)
-{
-    return (req->flags & EVHTP_REQ_FLAG_FINISHED) != 0;
-}
-
 /* evhtp matches callbacks by prefix and lets any method through: route by exact path here. */
 static void route(evhtp_request_t *req, void *arg)
 {
     struct server *srv = arg;
-    if (http_finished(req))
-        return; /* a hook already answered (413, 408) */
+    http_conn_request_read(http_conn_of(req->conn));
     const char *path = req->uri && req->uri->path ? req->uri->path->full : "";
     htp_method m = evhtp_request_get_method(req);
     if (strcmp(path, "/execute") == 0) {
@@ -129,6 +117,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     draining = true;
     srv->drain_deadline = now_ms() + srv->cfg->drain_ms;
     admission_drain();
+    http_listen_free(srv);
     evhtp_unbind_socket(srv->htp);
     if (srv->drain_tick == NULL)
         srv->drain_tick = event_new(srv->base, -1, EV_PERSIST, drain_tick, srv);
@@ -139,21 +128,27 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static int setup(struct server *srv)
 {
     const struct config *cfg = srv->cfg;
-    struct timeval idle = {cfg->request_ms / 1000, (cfg->request_ms % 1000) * 1000};
+    /* evhtp's only timeout left: a reply the client does not read (reads have our deadlines) */
+    struct timeval write_timeout = {cfg->idle_ms / 1000, (cfg->idle_ms % 1000) * 1000};
     if (evthread_use_pthreads() != 0 || (srv->base = event_base_new()) == NULL ||
         (srv->htp = evhtp_new(srv->base, srv)) == NULL) {
         log_error("could not create the event loop");
         return -1;
     }
     srv->body_limit = config_body_limit(cfg);
-    /* Our hooks answer 413 for bodies over the limit; this is the backstop that closes. */
+    /* Our hooks answer 413 for bodies over the limit; evhtp's own cap is the backstop. */
     evhtp_set_max_body_size(srv->htp, srv->body_limit * 2 + 1);
-    evhtp_set_timeouts(srv->htp, &idle, &idle);
-    evhtp_set_post_accept_cb(srv->htp, http_limits_on_accept, srv);
+    evhtp_set_timeouts(srv->htp, NULL, &write_timeout);
+    evhtp_set_post_accept_cb(srv->htp, http_conn_accept, srv);
+    evhtp_set_reject_cb(srv->htp, http_reject, srv);
     evhtp_set_gencb(srv->htp, route, srv);
     if (evhtp_bind_socket(srv->htp, cfg->bind, (uint16_t)cfg->port, BACKLOG) != 0) {
         log_error("could not listen on %s:%lld: %s", cfg->bind, (long long)cfg->port,
                   strerror(errno));
+        return -1;
+    }
+    if (http_listen_init(srv) != 0) {
+        log_error("could not set up the listener's events");
         return -1;
     }
     srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
@@ -168,6 +163,7 @@ static int setup(struct server *srv)
 
 static void teardown(struct server *srv)
 {
+    http_listen_free(srv);
     if (srv->drain_tick)
         event_free(srv->drain_tick);
     if (srv->sigterm)
