@@ -125,7 +125,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         event_base_loopexit(srv->base, NULL);
 }
 
-static int setup(struct server *srv)
+int http_build(struct server *srv)
 {
     const struct config *cfg = srv->cfg;
     /* evhtp's only timeout left: a reply the client does not read (reads have our deadlines) */
@@ -151,6 +151,13 @@ static int setup(struct server *srv)
         log_error("could not set up the listener's events");
         return -1;
     }
+    return 0;
+}
+
+static int setup(struct server *srv)
+{
+    if (http_build(srv) != 0)
+        return -1;
     srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
     srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
     if (srv->sigterm == NULL || srv->sigint == NULL || event_add(srv->sigterm, NULL) != 0 ||

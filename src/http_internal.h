@@ -54,7 +54,10 @@ struct conn_state {
     const char *why; /* the message of a refusal decided here (hooks, deadlines) */
 };
 
-/* http.c: answers. Sends a JSON body with status. */
+/* http.c: the event loop and evhtp with every hook, listening on cfg's address (what
+ * http_serve() runs; the fuzzer drives it too). */
+int http_build(struct server *srv);
+/* Answers. Sends a JSON body with status. */
 void http_send_json(evhtp_request_t *req, int status, struct evbuffer *body);
 /* An immediate error answer from a handler (pause -> send -> resume). */
 void http_answer(evhtp_request_t *req, enum err_type t, const char *msg);
