@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,11 +32,20 @@ static void add_header(evhtp_request_t *req, const char *k, const char *v)
 
 void http_send_json(evhtp_request_t *req, int status, struct evbuffer *body)
 {
+    char length[24];
     if (draining)
         evhtp_request_set_keepalive(req, 0);
     add_header(req, "Content-Type", "application/json");
     add_header(req, "Cache-Control", "no-store");
-    evbuffer_add_buffer(req->buffer_out, body);
+    if (evhtp_request_get_method(req) == htp_method_HEAD) {
+        /* RFC 9110 9.3.2: the header of the answer to GET, without its body (evhtp would send
+         * the body, and a keep-alive client would read it as the next answer) */
+        snprintf(length, sizeof(length), "%zu", evbuffer_get_length(body));
+        evhtp_headers_add_header(req->headers_out,
+                                 evhtp_header_new("Content-Length", length, 0, 1));
+    } else {
+        evbuffer_add_buffer(req->buffer_out, body);
+    }
     evhtp_send_reply(req, (evhtp_res)status);
 }
 

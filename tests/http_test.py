@@ -204,6 +204,19 @@ def expect_healthy_resp(resp):
 
 
 @test
+def head_gets_the_header_without_a_body_and_the_next_answer_follows():
+    # evhtp sent a body for HEAD too: a keep-alive client read it as the next answer.
+    with RawConn(timeout=15) as c:
+        c.send(http_request_bytes("HEAD", "/health") + http_request_bytes("GET", "/health"))
+        head = c.read_response(timeout=10, head=True)
+        check(head.status == 405 and head.header("allow") == "GET",
+              "HEAD /health is 405 with Allow: GET", head)
+        check(int(head.header("content-length") or -1) > 0,
+              "the answer to HEAD says the length of GET's", head)
+        expect_healthy_resp(c.read_response(timeout=10))
+
+
+@test
 def an_error_in_a_pipelined_request_ends_the_connection_after_the_earlier_answers():
     with RawConn(timeout=15) as c:
         c.send(http_request_bytes("GET", "/health") + b"GET /health HTTP/1.1\r\n" + HOST
