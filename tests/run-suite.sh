@@ -539,6 +539,24 @@ else
         [ "$FAILED" -gt "$before" ] && log_tail queue
         check_leftovers queue
     fi
+
+    # 4. The load suite: its own instance under a low open-file limit (as in small images), a
+    # queue as long as its clients are many, a short idle timeout so that floods churn.
+    case " ${SUITES} " in *" load "*)
+        before=$FAILED
+        PREFIX=(prlimit --nofile=256:256 --)
+        if start_daemon load --queue-length 64 --idle-ms 2000; then
+            export PYEXECD_TEST_DAEMON_LOG=${LOGS[load]}
+            run_suite load_test load load_test.py --max-sandboxes "$MAX_SANDBOXES" \
+                --queue-length 64 --idle-ms 2000 --daemon-pid "${PIDS[load]}"
+            unset PYEXECD_TEST_DAEMON_LOG
+            stop_daemon load
+            [ "$FAILED" -gt "$before" ] && log_tail load
+            check_leftovers load
+        fi
+        PREFIX=()
+        ;;
+    esac
 fi
 
 rm -rf "$SCRATCH_BASE"
