@@ -545,7 +545,9 @@ else
     case " ${SUITES} " in *" load "*)
         before=$FAILED
         PREFIX=(prlimit --nofile=256:256 --)
-        if start_daemon load --queue-length 64 --idle-ms 2000; then
+        main_idle_ms=$IDLE_MS
+        IDLE_MS=2000 # (start_daemon passes it to a binary that has --idle-ms)
+        if start_daemon load --queue-length 64; then
             export PYEXECD_TEST_DAEMON_LOG=${LOGS[load]}
             run_suite load_test load load_test.py --max-sandboxes "$MAX_SANDBOXES" \
                 --queue-length 64 --idle-ms 2000 --daemon-pid "${PIDS[load]}"
@@ -555,6 +557,7 @@ else
             check_leftovers load
         fi
         PREFIX=()
+        IDLE_MS=$main_idle_ms
         ;;
     esac
 fi
