@@ -181,6 +181,20 @@ def sixty_four_keep_alive_clients_mixing_valid_invalid_and_hostile_requests():
     expect_healthy()
 
 
+@test
+def thousands_of_pipelined_requests_are_answered_and_leave_the_log_alone():
+    # evhtp logged an "ODDITY" line for each pipelined request (patches/libevhtp/0006-*).
+    n = 2000
+    since = len(log_text())
+    with RawConn(timeout=60) as c:
+        c.send(http_request_bytes("GET", "/nope") * n)
+        for i in range(n):
+            resp = c.read_response(timeout=30)
+            check(resp.status == 404, "pipelined request %d of %d" % (i + 1, n), resp)
+    growth = len(log_text()) - since
+    check(growth < 4096, "the log grew by %d bytes for %d pipelined requests" % (growth, n))
+
+
 # --------------------------------------------------------------------------------------------
 # Floods
 

@@ -471,6 +471,8 @@ static void server_case(struct server *s, const char *name, const struct bytes *
     bytes_free(&response);
 }
 
+static int status_lines(const struct bytes *r);
+
 static void server_tests(void)
 {
     struct server s = {0};
@@ -559,6 +561,24 @@ static void server_tests(void)
     bytes_str(&req,
               "GET /health HTTP/1.1\r\nHost: t\r\n" HEADER ": v\r\nConnection: close\r\n\r\n");
     server_case(&s, "server_still_answers_afterwards", &req, one_write, &path, NULL);
+
+    /* 6. Pipelined requests after synchronous replies (patch 0006): all three answered. */
+    const char *pipelined = "pipelined_requests_after_synchronous_replies_are_all_answered";
+    req.len = 0;
+    for (int i = 0; i < 3; i++)
+        bytes_str(&req, i < 2 ? "GET /p HTTP/1.1\r\nHost: t\r\n\r\n"
+                              : "GET /p HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    s.requests = 0;
+    if (selected(pipelined)) {
+        bool ok = exchange(&s, &req, one_write, &response, why, sizeof(why));
+        if (ok && (s.requests != 3 || status_lines(&response) != 3)) {
+            snprintf(why, sizeof(why), "%d request(s) handled, %d answered", s.requests,
+                     status_lines(&response));
+            ok = false;
+        }
+        result(ok, pipelined, why);
+        bytes_free(&response);
+    }
 
     bytes_free(&path);
     bytes_free(&query);
