@@ -4,7 +4,9 @@
 #   tests/run-suite.sh BINARY [extra daemon args...]
 #
 # Starts BINARY (as root) on a free 127.0.0.1 port with the rootfs and tight test limits, runs
-# tests/api_test.py, tests/hostile_test.py, tests/isolation_test.py and tests/corpus_test.py against it, stops it with
+# tests/api_test.py, tests/hostile_test.py, tests/isolation_test.py, tests/corpus_test.py and
+# tests/http_test.py against it (tests/load_test.py against an instance of its own under
+# prlimit --nofile=256:256), stops it with
 # SIGTERM and checks that it exits 0 and leaves nothing behind (sandbox processes, mounts, cgroups,
 # scratch files). Short-lived extra instances cover ServerBusy (--max-sandboxes 1 --queue-length 0),
 # the bounded queue wait (--queue-length 1 --queue-wait-ms 300) and draining on SIGTERM.
