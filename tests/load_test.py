@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import (CFG, RawConn, TestFailure, check, execute_body, expect_healthy,  # noqa: E402
                      expect_serving, http_request_bytes, main, test)
 
-LOAD_SECONDS = 6
+LOAD_SECONDS = 4
 CLIENTS = 64
 FLOOD = 600          # connections, several times the cap under nofile 256
 LOG_GROWTH = 256 * 1024
@@ -245,7 +245,7 @@ def expect_bounded_log(since, what):
 
 @test
 def connection_flood_past_the_cap_pauses_the_listener_without_spinning():
-    seconds = 4.0
+    seconds = 3.0
     since = len(log_text())
     cpu = flood_for(seconds, FLOOD)
     text = expect_bounded_log(since, "flood")
@@ -260,7 +260,7 @@ def connection_flood_past_the_cap_pauses_the_listener_without_spinning():
 @test
 def failing_accepts_pause_the_listener_without_spinning():
     # The daemon's open-file limit lowered under it: accept() fails with EMFILE before the cap.
-    seconds = 4.0
+    seconds = 3.0
     since = len(log_text())
     limit = BASELINE["fds"] + 20
     subprocess.run(["prlimit", "--pid", str(CFG.daemon_pid), "--nofile=%d:256" % limit],

@@ -4,7 +4,7 @@
 #   make fuzz        each harness for FUZZ_SECONDS (default 60), its corpus growing in
 #                    build/fuzz/corpus/NAME (seeded from tests/fuzz/corpus/NAME)
 #   make fuzz-check  each harness over its seed corpus, then a bounded run of FUZZ_CHECK_SECONDS
-#                    (default 5) each; part of `make test`
+#                    (default 4) each; part of `make test`
 #
 # fuzz_http links the HTTP layer (src/http*.c and the routes) with libevhtp built by clang with
 # the same sanitizers and coverage (patches/evhtp.mk's fuzz variant), so the patched parser is
@@ -13,7 +13,7 @@ FUZZ_DIR := tests/fuzz
 FUZZ_BUILD := $(BUILD)/fuzz
 FUZZ_NAMES := fuzz_http fuzz_json fuzz_utf8 fuzz_result
 FUZZ_SECONDS ?= 60
-FUZZ_CHECK_SECONDS ?= 5
+FUZZ_CHECK_SECONDS ?= 4
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wshadow \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc \
 	-isystem $(EVHTP_FUZZ_PREFIX)/include $(patsubst -I%,-isystem %,$(shell pkg-config --cflags yajl))

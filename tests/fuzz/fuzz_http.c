@@ -129,8 +129,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t step = data[0] ? data[0] * 7u : size, sent = 0, len = 0, cap = 0;
     char *resp = NULL;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        perror("fuzz_http: client socket");
         abort();
+    }
     data++, size--;
     int rounds = 0;
     while (sent < size && rounds++ < MAX_ROUNDS) {
@@ -150,6 +152,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rounds >= MAX_ROUNDS || http_open_connections() != 0)
         abort(); /* the connection did not end */
     check_answers(resp, len);
+    /* A reset, not a FIN: thousands of connections a second would otherwise leave the client's
+     * ephemeral ports in TIME_WAIT (its FIN came first) until connect() finds none. */
+    struct linger abort_close = {1, 0};
+    if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close)) != 0)
+        abort();
     close(fd);
     free(resp);
     return 0;
