@@ -84,6 +84,15 @@ $(EVHTP_FUZZ_STAMP): $(EVHTP_DOWNLOAD)/FETCHED $(EVHTP_PATCHES) $(EVHTP_DIR)/lib
 		$(EVHTP_DIR)/evhtp.mk | $(TEST_DEPS_STAMP)
 	$(call evhtp_build,fuzz,$(EVHTP_PATCHES),$(EVHTP_FUZZ_CMAKE_FLAGS))
 
+# The same with clang's source-based coverage instead of the sanitizers (make fuzz-coverage).
+EVHTP_COV_PREFIX := $(EVHTP_ROOT)/cov
+EVHTP_COV_STAMP := $(EVHTP_COV_PREFIX)/.pyexecd-stamp
+EVHTP_COV_CMAKE_FLAGS := -DCMAKE_C_COMPILER=clang \
+	-DCMAKE_C_FLAGS="-g -O1 -fsanitize=fuzzer-no-link -fprofile-instr-generate -fcoverage-mapping"
+$(EVHTP_COV_STAMP): $(EVHTP_DOWNLOAD)/FETCHED $(EVHTP_PATCHES) $(EVHTP_DIR)/libevhtp \
+		$(EVHTP_DIR)/evhtp.mk | $(TEST_DEPS_STAMP)
+	$(call evhtp_build,cov,$(EVHTP_PATCHES),$(EVHTP_COV_CMAKE_FLAGS))
+
 # The test, once per library, each compiled against its own library's headers.
 $(EVHTP_ROOT)/evhtp_test-%: tests/evhtp/evhtp_test.c $(EVHTP_ROOT)/%/.pyexecd-stamp
 	$(CC) $(EVHTP_TEST_CFLAGS) -isystem $(EVHTP_ROOT)/$*/include -o $@ $< \
@@ -111,4 +120,5 @@ clean-evhtp:
 	rm -rf $(EVHTP_PREFIX) $(EVHTP_PREFIX).src $(EVHTP_PREFIX).obj $(EVHTP_PREFIX).log \
 		$(EVHTP_ROOT)/unpatched $(EVHTP_ROOT)/unpatched.src $(EVHTP_ROOT)/unpatched.obj \
 		$(EVHTP_ROOT)/unpatched.log $(EVHTP_ROOT)/evhtp_test-* \
-		$(EVHTP_FUZZ_PREFIX) $(EVHTP_FUZZ_PREFIX).src $(EVHTP_FUZZ_PREFIX).obj $(EVHTP_FUZZ_PREFIX).log
+		$(EVHTP_FUZZ_PREFIX) $(EVHTP_FUZZ_PREFIX).src $(EVHTP_FUZZ_PREFIX).obj $(EVHTP_FUZZ_PREFIX).log \
+		$(EVHTP_COV_PREFIX) $(EVHTP_COV_PREFIX).src $(EVHTP_COV_PREFIX).obj $(EVHTP_COV_PREFIX).log

@@ -5,6 +5,9 @@
 #                    build/fuzz/corpus/NAME (seeded from tests/fuzz/corpus/NAME)
 #   make fuzz-check  each harness over its seed corpus, then a bounded run of FUZZ_CHECK_SECONDS
 #                    (default 4) each; part of `make test`
+#   make fuzz-coverage  line, function and region coverage of the corpora (build/fuzz/corpus/NAME
+#                    and the seeds) with clang's source-based coverage; needs llvm-cov and
+#                    llvm-profdata (Debian package llvm)
 #
 # fuzz_http links the HTTP layer (src/http*.c and the routes) with libevhtp built by clang with
 # the same sanitizers and coverage (patches/evhtp.mk's fuzz variant), so the patched parser is
@@ -14,9 +17,10 @@ FUZZ_BUILD := $(BUILD)/fuzz
 FUZZ_NAMES := fuzz_http fuzz_json fuzz_utf8 fuzz_result
 FUZZ_SECONDS ?= 60
 FUZZ_CHECK_SECONDS ?= 4
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wshadow \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc \
-	-isystem $(EVHTP_FUZZ_PREFIX)/include $(patsubst -I%,-isystem %,$(shell pkg-config --cflags yajl))
+FUZZ_COMMON_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wshadow -Isrc \
+	$(patsubst -I%,-isystem %,$(shell pkg-config --cflags yajl))
+FUZZ_CFLAGS = $(FUZZ_COMMON_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-isystem $(EVHTP_FUZZ_PREFIX)/include
 FUZZ_LIBS = -lyajl -levent -lpthread
 
 # What each harness links besides itself.
@@ -34,11 +38,24 @@ $(FUZZ_BUILD)/%: $(FUZZ_DIR)/%.c $(wildcard src/*.c src/*.h) $(FUZZ_DIR)/stub_ad
 		$(if $(filter fuzz_http,$*),$(EVHTP_FUZZ_PREFIX)/lib/libevhtp.a -levent_pthreads) \
 		$(FUZZ_LIBS)
 
-.PHONY: fuzz fuzz-check
+# Coverage builds: the harnesses and libevhtp without sanitizers, with coverage mapping.
+FUZZ_COV_CFLAGS = $(FUZZ_COMMON_CFLAGS) -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
+	-isystem $(EVHTP_COV_PREFIX)/include
+$(FUZZ_BUILD)/cov/%: $(FUZZ_DIR)/%.c $(wildcard src/*.c src/*.h) $(FUZZ_DIR)/stub_admission.c \
+		$(EVHTP_COV_STAMP) | $(TEST_DEPS_STAMP)
+	@mkdir -p $(@D)
+	clang $(FUZZ_COV_CFLAGS) -o $@ $< $(FUZZ_$(patsubst fuzz_%,%,$*)_SRC) \
+		$(if $(filter fuzz_http,$*),$(EVHTP_COV_PREFIX)/lib/libevhtp.a -levent_pthreads) \
+		$(FUZZ_LIBS)
+
+.PHONY: fuzz fuzz-check fuzz-coverage
 fuzz: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_NAMES))
 	$(FUZZ_DIR)/run.sh fuzz $(FUZZ_SECONDS) $(FUZZ_BUILD) $(FUZZ_NAMES)
 
 fuzz-check: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_NAMES))
 	$(FUZZ_DIR)/run.sh check $(FUZZ_CHECK_SECONDS) $(FUZZ_BUILD) $(FUZZ_NAMES)
+
+fuzz-coverage: $(addprefix $(FUZZ_BUILD)/cov/,$(FUZZ_NAMES))
+	$(FUZZ_DIR)/coverage.sh $(FUZZ_BUILD) $(FUZZ_NAMES)
 
 test: fuzz-check
