@@ -15,7 +15,8 @@ BUILD_PACKAGES := gcc g++ libc6-dev make pkg-config libevent-dev libyajl-dev lib
 # python3-yaml: tests/validate_deploy.py. runsc: gVisor, for the matrix and the cloud image.
 # podman, runc, mmdebstrap: build and run the images (crun refuses this host's hybrid cgroup
 # layout; mmdebstrap makes a local debian:bookworm-slim when podman has none).
-TEST_PACKAGES := clang-format valgrind curl python3-yaml runsc podman runc mmdebstrap
+# clang: the libFuzzer harnesses (tests/fuzz).
+TEST_PACKAGES := clang-format valgrind curl python3-yaml runsc podman runc mmdebstrap clang
 
 # Recursive (=) so pkg-config runs after the packages are installed; library headers are
 # system headers (evhtp.h has old-style prototypes). libevhtp is our patched static build
@@ -134,8 +135,10 @@ bench: $(TEST_DEPS_STAMP) $(BUILD)/local/pyexecd $(BUILD)/cloud/pyexecd rootfs
 	tests/bench.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD)/local $(BUILD)/cloud $(BUILD)/asan $(BUILD)/unit
+	rm -rf $(BUILD)/local $(BUILD)/cloud $(BUILD)/asan $(BUILD)/unit $(BUILD)/fuzz
 
 # libevhtp from Debian's source with patches/libevhtp/ (last: it adds prerequisites to the
-# daemon's objects and the unit tests defined above, and `evhtp-check` to `test`).
+# daemon's objects and the unit tests defined above, and `evhtp-check` to `test`), then the
+# fuzzers (`make fuzz`; `fuzz-check` is part of `test`).
 include patches/evhtp.mk
+include tests/fuzz/fuzz.mk

@@ -9,6 +9,8 @@
 #                     of `make test`)
 #   make test-evhtp   also builds the library without patches/libevhtp (for this test only) and
 #                     shows the test failing there and passing with the patches
+#   $(EVHTP_FUZZ_STAMP) the patched library built by clang with ASan, UBSan and libFuzzer's
+#                     coverage, for tests/fuzz (tests/fuzz/fuzz.mk)
 #
 # For the top-level Makefile: EVHTP_CFLAGS (the headers, as a system directory: the generated
 # evhtp/config.h decides struct layouts, so pyexecd must compile against the headers of the
@@ -26,6 +28,8 @@ EVHTP_STAMP := $(EVHTP_PREFIX)/.pyexecd-stamp
 EVHTP_LIB := $(EVHTP_PREFIX)/lib/libevhtp.a
 EVHTP_CFLAGS := -isystem $(EVHTP_PREFIX)/include
 EVHTP_LIBS := $(EVHTP_LIB) -levent -levent_pthreads
+EVHTP_FUZZ_PREFIX := $(EVHTP_ROOT)/fuzz
+EVHTP_FUZZ_STAMP := $(EVHTP_FUZZ_PREFIX)/.pyexecd-stamp
 
 # The library keeps what pyexecd uses (evhtp_set_gencb, hooks, pause/resume, timeouts, the body
 # cap; evthr stays, as in Debian's build) and drops TLS and regex callbacks, which it does not:
@@ -39,7 +43,7 @@ EVHTP_CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=None -DBUILD_SHARED_LIBS=OFF \
 EVHTP_TEST_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes
 
-# evhtp_build NAME, PATCHES: unpacks the verified source into $(EVHTP_ROOT)/NAME.src, applies
+# evhtp_build NAME, PATCHES[, CMAKE FLAGS]: unpacks the verified source into $(EVHTP_ROOT)/NAME.src, applies
 # PATCHES, builds the library alone (not upstream's examples) in NAME.obj and installs it into
 # $(EVHTP_ROOT)/NAME. The stamp comes last and says what went in: it exists only for a complete
 # build. cmake's chatter goes to NAME.log, shown when a step fails.
@@ -50,7 +54,7 @@ define evhtp_build
 	@set -e; for p in $(2); do echo "applying $$p"; \
 		patch -d $(EVHTP_ROOT)/$(1).src -p1 --fuzz=0 --no-backup-if-mismatch --quiet <$$p; done
 	@echo "building libevhtp ($(1)) in $(EVHTP_ROOT)/$(1).obj"
-	@{ cmake -S $(EVHTP_ROOT)/$(1).src -B $(EVHTP_ROOT)/$(1).obj $(EVHTP_CMAKE_FLAGS) && \
+	@{ cmake -S $(EVHTP_ROOT)/$(1).src -B $(EVHTP_ROOT)/$(1).obj $(EVHTP_CMAKE_FLAGS) $(3) && \
 		cmake --build $(EVHTP_ROOT)/$(1).obj --target evhtp --parallel $$(nproc) && \
 		cmake --install $(EVHTP_ROOT)/$(1).obj --prefix $(EVHTP_ROOT)/$(1); } \
 		>$(EVHTP_ROOT)/$(1).log 2>&1 || { tail -n 40 $(EVHTP_ROOT)/$(1).log; exit 1; }
@@ -72,6 +76,22 @@ $(EVHTP_STAMP): $(EVHTP_DOWNLOAD)/FETCHED $(EVHTP_PATCHES) $(EVHTP_DIR)/libevhtp
 
 $(EVHTP_ROOT)/unpatched/.pyexecd-stamp: $(EVHTP_DOWNLOAD)/FETCHED $(EVHTP_DIR)/evhtp.mk | $(DEPS_STAMP)
 	$(call evhtp_build,unpatched,)
+
+# (clang is a test package; the flags are a variable because $(call) splits at commas)
+EVHTP_FUZZ_CMAKE_FLAGS := -DCMAKE_C_COMPILER=clang \
+	-DCMAKE_C_FLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
+$(EVHTP_FUZZ_STAMP): $(EVHTP_DOWNLOAD)/FETCHED $(EVHTP_PATCHES) $(EVHTP_DIR)/libevhtp \
+		$(EVHTP_DIR)/evhtp.mk | $(TEST_DEPS_STAMP)
+	$(call evhtp_build,fuzz,$(EVHTP_PATCHES),$(EVHTP_FUZZ_CMAKE_FLAGS))
+
+# The same with clang's source-based coverage instead of the sanitizers (make fuzz-coverage).
+EVHTP_COV_PREFIX := $(EVHTP_ROOT)/cov
+EVHTP_COV_STAMP := $(EVHTP_COV_PREFIX)/.pyexecd-stamp
+EVHTP_COV_CMAKE_FLAGS := -DCMAKE_C_COMPILER=clang \
+	-DCMAKE_C_FLAGS="-g -O1 -fsanitize=fuzzer-no-link -fprofile-instr-generate -fcoverage-mapping"
+$(EVHTP_COV_STAMP): $(EVHTP_DOWNLOAD)/FETCHED $(EVHTP_PATCHES) $(EVHTP_DIR)/libevhtp \
+		$(EVHTP_DIR)/evhtp.mk | $(TEST_DEPS_STAMP)
+	$(call evhtp_build,cov,$(EVHTP_PATCHES),$(EVHTP_COV_CMAKE_FLAGS))
 
 # The test, once per library, each compiled against its own library's headers.
 $(EVHTP_ROOT)/evhtp_test-%: tests/evhtp/evhtp_test.c $(EVHTP_ROOT)/%/.pyexecd-stamp
@@ -99,4 +119,6 @@ clean: clean-evhtp
 clean-evhtp:
 	rm -rf $(EVHTP_PREFIX) $(EVHTP_PREFIX).src $(EVHTP_PREFIX).obj $(EVHTP_PREFIX).log \
 		$(EVHTP_ROOT)/unpatched $(EVHTP_ROOT)/unpatched.src $(EVHTP_ROOT)/unpatched.obj \
-		$(EVHTP_ROOT)/unpatched.log $(EVHTP_ROOT)/evhtp_test-*
+		$(EVHTP_ROOT)/unpatched.log $(EVHTP_ROOT)/evhtp_test-* \
+		$(EVHTP_FUZZ_PREFIX) $(EVHTP_FUZZ_PREFIX).src $(EVHTP_FUZZ_PREFIX).obj $(EVHTP_FUZZ_PREFIX).log \
+		$(EVHTP_COV_PREFIX) $(EVHTP_COV_PREFIX).src $(EVHTP_COV_PREFIX).obj $(EVHTP_COV_PREFIX).log

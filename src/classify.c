@@ -7,56 +7,6 @@
 #include <sys/wait.h>
 
 #include "config.h"
-#include "json_in.h"
-#include "utf8.h"
-
-/* The harness's error frame: {"type", "message", "exception", "traceback", "line", "offset"}.
- * It is the sandbox's word, so only the types a harness may report are believed. */
-static void harness_error(const char *text, size_t len, struct exec_result *res)
-{
-    char err[128];
-    struct json_field f[] = {
-        {"type", JF_STRING, false, NULL, 0, 0},      {"message", JF_STRING, false, NULL, 0, 0},
-        {"exception", JF_STRING, false, NULL, 0, 0}, {"traceback", JF_STRING, false, NULL, 0, 0},
-        {"line", JF_INT, false, NULL, 0, 0},         {"offset", JF_INT, false, NULL, 0, 0}};
-    enum err_type t = ERR_NONE;
-    if (json_parse_fields(text, len, f, 6, false, err, sizeof(err)) == 0 && f[0].str && f[1].str)
-        t = err_from_harness(f[0].str);
-    if (t == ERR_NONE) {
-        result_fail(res, ERR_EXECUTION, "the result channel carried a malformed error report");
-    } else {
-        result_fail(res, t, "%s", f[1].str);
-        res->exception = f[2].str;
-        res->traceback = f[3].str;
-        f[2].str = f[3].str = NULL;
-        res->line = f[4].num;
-        res->offset = f[5].num;
-    }
-    json_fields_free(f, 6);
-}
-
-static void harness_frame(const char *frame, size_t len, struct exec_result *res)
-{
-    if (len > 1 && frame[0] == 'R' && utf8_valid(frame + 1, len - 1) &&
-        json_is_value(frame + 1, len - 1)) {
-        res->result = malloc(len - 1);
-        if (res->result == NULL) {
-            result_fail(res, ERR_INTERNAL, "out of memory");
-            return;
-        }
-        memcpy(res->result, frame + 1, len - 1);
-        res->result_len = len - 1;
-        /* json.dumps writes lone surrogates (from surrogateescape strings) as \udcXX escapes:
-         * valid JSON syntax, but not Unicode any client can decode. */
-        json_repair_surrogates(res->result, res->result_len);
-        res->err = ERR_NONE;
-    } else if (len > 1 && frame[0] == 'E') {
-        harness_error(frame + 1, len - 1, res);
-    } else {
-        result_fail(res, ERR_EXECUTION,
-                    "the result channel carried something that is not a result");
-    }
-}
 
 static void by_signal(const struct config *cfg, const struct sandbox_end *e,
                       struct exec_result *res)
@@ -103,11 +53,11 @@ void classify(const struct config *cfg, const struct sandbox_end *e, struct exec
     } else if (e->stop == STOP_ABORTED) {
         result_fail(res, ERR_BUSY, "the server is shutting down; the run was stopped");
     } else if (e->stop == STOP_GOT_RESULT) {
-        harness_frame(e->frame, e->frame_len, res);
+        result_from_frame(e->frame, e->frame_len, res);
     } else if (WIFSIGNALED(e->status)) {
         by_signal(cfg, e, res);
     } else if (e->frame_len > 0) {
-        harness_frame(e->frame, e->frame_len, res);
+        result_from_frame(e->frame, e->frame_len, res);
     } else if (e->oom) {
         result_fail(res, ERR_MEMORY, "the sandbox went over its memory limit of %lld MiB",
                     (long long)cfg->memory_mb);

@@ -23,7 +23,13 @@ static const struct {
     [ERR_BUSY] = {"ServerBusy", 503, 0},
     [ERR_UNAVAILABLE] = {"SandboxUnavailable", 503, 0},
     [ERR_INTERNAL] = {"InternalError", 500, 0},
+    [ERR_BAD_REQUEST] = {"BadRequest", 400, 0},
+    [ERR_URI_TOO_LONG] = {"URITooLong", 414, 0},
+    [ERR_HEADERS_TOO_LARGE] = {"HeaderFieldsTooLarge", 431, 0},
+    [ERR_NOT_IMPLEMENTED] = {"NotImplemented", 501, 0},
+    [ERR_VERSION] = {"HTTPVersionNotSupported", 505, 0},
 };
+#define NTYPES (sizeof(table) / sizeof(table[0]))
 
 const char *err_name(enum err_type t)
 {
@@ -35,9 +41,20 @@ int err_status(enum err_type t)
     return table[t].status;
 }
 
+enum err_type err_from_status(int status)
+{
+    static const enum err_type refusals[] = {
+        ERR_BAD_REQUEST,       ERR_REQUEST_TIMEOUT, ERR_TOO_LARGE, ERR_URI_TOO_LONG,
+        ERR_HEADERS_TOO_LARGE, ERR_NOT_IMPLEMENTED, ERR_VERSION};
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+        if (table[refusals[i]].status == status)
+            return refusals[i];
+    return status >= 500 ? ERR_INTERNAL : ERR_BAD_REQUEST;
+}
+
 enum err_type err_from_harness(const char *name)
 {
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+    for (size_t i = 0; i < NTYPES; i++)
         if (table[i].from_harness && strcmp(table[i].name, name) == 0)
             return (enum err_type)i;
     return ERR_NONE;

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "admission.h"
+#include "clock.h"
 #include "config.h"
 #include "http_internal.h"
 #include "json_in.h"

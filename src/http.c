@@ -7,11 +7,12 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "admission.h"
+#include "clock.h"
 #include "config.h"
 #include "http_internal.h"
 #include "log.h"
@@ -24,13 +25,6 @@
 
 static bool draining; /* replies close their connection */
 
-long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void add_header(evhtp_request_t *req, const char *k, const char *v)
 {
     evhtp_headers_add_header(req->headers_out, evhtp_header_new(k, v, 0, 0));
@@ -38,11 +32,20 @@ static void add_header(evhtp_request_t *req, const char *k, const char *v)
 
 void http_send_json(evhtp_request_t *req, int status, struct evbuffer *body)
 {
+    char length[24];
     if (draining)
         evhtp_request_set_keepalive(req, 0);
     add_header(req, "Content-Type", "application/json");
     add_header(req, "Cache-Control", "no-store");
-    evbuffer_add_buffer(req->buffer_out, body);
+    if (evhtp_request_get_method(req) == htp_method_HEAD) {
+        /* RFC 9110 9.3.2: the header of the answer to GET, without its body (evhtp would send
+         * the body, and a keep-alive client would read it as the next answer) */
+        snprintf(length, sizeof(length), "%zu", evbuffer_get_length(body));
+        evhtp_headers_add_header(req->headers_out,
+                                 evhtp_header_new("Content-Length", length, 0, 1));
+    } else {
+        evbuffer_add_buffer(req->buffer_out, body);
+    }
     evhtp_send_reply(req, (evhtp_res)status);
 }
 
@@ -69,23 +72,11 @@ void http_answer(evhtp_request_t *req, enum err_type t, const char *msg)
     evhtp_request_resume(req);
 }
 
-void http_answer_early(evhtp_request_t *req, enum err_type t, const char *msg)
-{
-    evhtp_request_set_keepalive(req, 0);
-    send_error(req, t, msg);
-}
-
-bool http_finished(const evhtp_request_t *req)
-{
-    return (req->flags & EVHTP_REQ_FLAG_FINISHED) != 0;
-}
-
 /* evhtp matches callbacks by prefix and lets any method through: route by exact path here. */
 static void route(evhtp_request_t *req, void *arg)
 {
     struct server *srv = arg;
-    if (http_finished(req))
-        return; /* a hook already answered (413, 408) */
+    http_conn_request_read(http_conn_of(req->conn));
     const char *path = req->uri && req->uri->path ? req->uri->path->full : "";
     htp_method m = evhtp_request_get_method(req);
     if (strcmp(path, "/execute") == 0) {
@@ -136,6 +127,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     draining = true;
     srv->drain_deadline = now_ms() + srv->cfg->drain_ms;
     admission_drain();
+    http_listen_free(srv);
     evhtp_unbind_socket(srv->htp);
     if (srv->drain_tick == NULL)
         srv->drain_tick = event_new(srv->base, -1, EV_PERSIST, drain_tick, srv);
@@ -143,26 +135,39 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         event_base_loopexit(srv->base, NULL);
 }
 
-static int setup(struct server *srv)
+int http_build(struct server *srv)
 {
     const struct config *cfg = srv->cfg;
-    struct timeval idle = {cfg->request_ms / 1000, (cfg->request_ms % 1000) * 1000};
+    /* evhtp's only timeout left: a reply the client does not read (reads have our deadlines) */
+    struct timeval write_timeout = {cfg->idle_ms / 1000, (cfg->idle_ms % 1000) * 1000};
     if (evthread_use_pthreads() != 0 || (srv->base = event_base_new()) == NULL ||
         (srv->htp = evhtp_new(srv->base, srv)) == NULL) {
         log_error("could not create the event loop");
         return -1;
     }
     srv->body_limit = config_body_limit(cfg);
-    /* Our hooks answer 413 for bodies over the limit; this is the backstop that closes. */
+    /* Our hooks answer 413 for bodies over the limit; evhtp's own cap is the backstop. */
     evhtp_set_max_body_size(srv->htp, srv->body_limit * 2 + 1);
-    evhtp_set_timeouts(srv->htp, &idle, &idle);
-    evhtp_set_post_accept_cb(srv->htp, http_limits_on_accept, srv);
+    evhtp_set_timeouts(srv->htp, NULL, &write_timeout);
+    evhtp_set_post_accept_cb(srv->htp, http_conn_accept, srv);
+    evhtp_set_reject_cb(srv->htp, http_reject, srv);
     evhtp_set_gencb(srv->htp, route, srv);
     if (evhtp_bind_socket(srv->htp, cfg->bind, (uint16_t)cfg->port, BACKLOG) != 0) {
         log_error("could not listen on %s:%lld: %s", cfg->bind, (long long)cfg->port,
                   strerror(errno));
         return -1;
     }
+    if (http_listen_init(srv) != 0) {
+        log_error("could not set up the listener's events");
+        return -1;
+    }
+    return 0;
+}
+
+static int setup(struct server *srv)
+{
+    if (http_build(srv) != 0)
+        return -1;
     srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
     srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
     if (srv->sigterm == NULL || srv->sigint == NULL || event_add(srv->sigterm, NULL) != 0 ||
@@ -175,6 +180,7 @@ static int setup(struct server *srv)
 
 static void teardown(struct server *srv)
 {
+    http_listen_free(srv);
     if (srv->drain_tick)
         event_free(srv->drain_tick);
     if (srv->sigterm)

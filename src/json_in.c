@@ -142,6 +142,25 @@ static const yajl_callbacks callbacks = {
     on_start_map, on_key,  on_end,     on_start_array, on_end,
 };
 
+/* yajl 2.1.0 accepts a complete value followed by an unterminated string ("1\"x", even
+ * "{...}\""): its lexer keeps the partial token, and yajl_complete_parse() never looks at it.
+ * Inside an array the same text ends before the array's "]", which yajl does report. */
+static bool nothing_pending(const char *text, size_t len)
+{
+    yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+    if (h == NULL)
+        return false;
+    yajl_status st = yajl_parse(h, (const unsigned char *)"[", 1);
+    if (st == yajl_status_ok)
+        st = yajl_parse(h, (const unsigned char *)text, len);
+    if (st == yajl_status_ok)
+        st = yajl_parse(h, (const unsigned char *)"]", 1);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(h);
+    yajl_free(h);
+    return st == yajl_status_ok;
+}
+
 int json_parse_fields(const char *text, size_t len, struct json_field *fields, size_t n,
                       bool strict, char *err, size_t errlen)
 {
@@ -162,6 +181,10 @@ int json_parse_fields(const char *text, size_t len, struct json_field *fields, s
             yajl_free_error(h, msg);
     }
     yajl_free(h);
+    if (st == yajl_status_ok && !nothing_pending(text, len)) {
+        snprintf(err, errlen, "the body is not valid JSON: an unterminated string after it");
+        st = yajl_status_error;
+    }
     if (st == yajl_status_ok && !c.seen_root) {
         snprintf(err, errlen, "the body is empty");
         st = yajl_status_error;
@@ -190,7 +213,7 @@ bool json_is_value(const char *text, size_t len)
     if (st == yajl_status_ok)
         st = yajl_complete_parse(h);
     yajl_free(h);
-    return st == yajl_status_ok && len > 0;
+    return st == yajl_status_ok && len > 0 && nothing_pending(text, len);
 }
 
 static int hex4(const char *s, size_t left)

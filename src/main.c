@@ -9,6 +9,7 @@
 
 #include "../modes/jail.h"
 #include "config.h"
+#include "fdlimit.h"
 #include "http.h"
 #include "log.h"
 #include "result.h"
@@ -78,6 +79,9 @@ int main(int argc, char **argv)
         log_error("start-up: %s", strerror(errno));
         return 1;
     }
+    /* Every client connection is a descriptor (sandboxes set their own limit). */
+    if (fdlimit_raise() < 0)
+        return 1;
     if (jail_init(&cfg, &probe, err, sizeof(err)) != 0) {
         log_error("refusing to start: %s", err);
         return 1;

@@ -30,5 +30,8 @@ void result_free(struct exec_result *r);
 /* Sets the error type and a formatted message (replacing an earlier one). */
 void result_fail(struct exec_result *r, enum err_type t, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* What the harness wrote on the result channel, the sandbox's word: 'R' and main()'s result as
+ * JSON, or 'E' and an error report. Anything else is an ExecutionError. */
+void result_from_frame(const char *frame, size_t len, struct exec_result *res);
 
 #endif

@@ -9,12 +9,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../modes/jail.h"
-#include "config.h"
 #include "classify.h"
+#include "clock.h"
+#include "config.h"
 #include "log.h"
 
 #define SLICE_MS 50  /* longest poll: how soon a shutdown or a lost exit is noticed */
@@ -35,13 +35,6 @@ struct run {
     struct rusage ru;
     enum sandbox_stop stop;
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void close_fd(int *fd)
 {

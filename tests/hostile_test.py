@@ -847,6 +847,19 @@ def malformed_frame_on_the_result_channel_is_rejected():
 
 
 @test
+def frame_with_an_unterminated_string_after_its_value_is_rejected():
+    # Found by tests/fuzz/fuzz_result: yajl took 1"x as a value, and the daemon spliced it into
+    # {"result":1"x,...}, a 200 whose body was not JSON.
+    resp = execute("""
+        import os
+        def main():
+            os.write(3, b'R1"x')
+            os._exit(0)
+    """)
+    expect_error(resp, 422, "ExecutionError")
+
+
+@test
 def stdout_closed_by_script_still_gives_result():
     resp = execute("""
         import os, sys

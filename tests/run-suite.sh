@@ -4,7 +4,9 @@
 #   tests/run-suite.sh BINARY [extra daemon args...]
 #
 # Starts BINARY (as root) on a free 127.0.0.1 port with the rootfs and tight test limits, runs
-# tests/api_test.py, tests/hostile_test.py, tests/isolation_test.py and tests/corpus_test.py against it, stops it with
+# tests/api_test.py, tests/hostile_test.py, tests/isolation_test.py, tests/corpus_test.py and
+# tests/http_test.py against it (tests/load_test.py against an instance of its own under
+# prlimit --nofile=256:256), stops it with
 # SIGTERM and checks that it exits 0 and leaves nothing behind (sandbox processes, mounts, cgroups,
 # scratch files). Short-lived extra instances cover ServerBusy (--max-sandboxes 1 --queue-length 0),
 # the bounded queue wait (--queue-length 1 --queue-wait-ms 300) and draining on SIGTERM.
@@ -17,6 +19,7 @@
 #   PYEXECD_WRAPPER                command put before BINARY, e.g. "valgrind --error-exitcode=99"
 #   PYEXECD_TEST_WALL_MS=5000      --wall-ms          PYEXECD_TEST_CPU_S=3          --cpu-s
 #   PYEXECD_TEST_REQUEST_MS=3000   --request-ms       PYEXECD_TEST_MEMORY_MB=256    --memory-mb
+#   PYEXECD_TEST_IDLE_MS=4000      --idle-ms (passed only to a binary that has it)
 #   PYEXECD_TEST_MAX_SANDBOXES=2   --max-sandboxes    PYEXECD_TEST_QUEUE_LENGTH=32  --queue-length
 #   PYEXECD_TEST_STDOUT_BYTES, _STDERR_BYTES, _RESULT_BYTES, _SCRIPT_BYTES (65536 each)
 #   PYEXECD_TEST_QUEUE_WAIT_MS=300 --queue-wait-ms of the queue instance
@@ -24,7 +27,8 @@
 #   PYEXECD_TEST_SLACK_S=5         seconds a limit may be overrun before a test calls it late
 #   PYEXECD_TEST_STOP_S            bound for the exit after SIGTERM (default drain + 15 s)
 #   PYEXECD_TEST_ONLY / PYEXECD_TEST_SKIP   passed to the suites as --only / --skip
-#   PYEXECD_TEST_SUITES="api hostile isolation corpus"   which suites the main instance runs
+#   PYEXECD_TEST_SUITES="api hostile isolation corpus http load"   which suites run (load: its
+#                                  own instances, under a low open-file limit)
 # Extra daemon args come last, so they win; the limits the suites assume follow them.
 set -u
 
@@ -50,6 +54,7 @@ case $ROOTFS in /*) ;; *) ROOTFS=$ROOT/$ROOTFS ;; esac
 WALL_MS=${PYEXECD_TEST_WALL_MS:-5000}
 CPU_S=${PYEXECD_TEST_CPU_S:-3}
 REQUEST_MS=${PYEXECD_TEST_REQUEST_MS:-3000}
+IDLE_MS=${PYEXECD_TEST_IDLE_MS:-4000}
 MEMORY_MB=${PYEXECD_TEST_MEMORY_MB:-256}
 MAX_SANDBOXES=${PYEXECD_TEST_MAX_SANDBOXES:-2}
 QUEUE_LENGTH=${PYEXECD_TEST_QUEUE_LENGTH:-32}
@@ -79,6 +84,7 @@ extra_value() { # extra_value --flag CURRENT -> prints the last value EXTRA give
 WALL_MS=$(extra_value --wall-ms "$WALL_MS")
 CPU_S=$(extra_value --cpu-s "$CPU_S")
 REQUEST_MS=$(extra_value --request-ms "$REQUEST_MS")
+IDLE_MS=$(extra_value --idle-ms "$IDLE_MS")
 MAX_SANDBOXES=$(extra_value --max-sandboxes "$MAX_SANDBOXES")
 QUEUE_LENGTH=$(extra_value --queue-length "$QUEUE_LENGTH")
 STDOUT_BYTES=$(extra_value --stdout-bytes "$STDOUT_BYTES")
@@ -118,6 +124,7 @@ pass() { PASSED=$((PASSED + 1)); echo "PASS $1"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL $1: $2"; }
 
 declare -A PIDS=() PORTS=() LOGS=()
+PREFIX=() # a command start_daemon puts before the binary (the load suite's prlimit)
 OUR_PIDS=
 
 cleanup() {
@@ -154,15 +161,19 @@ start_daemon() {
     shift
     port=$(free_port)
     log=$WORK/$name.log
-    local scratch=()
+    local scratch=() idle=()
     if "$BINARY" --help 2>&1 | grep -q -- --scratch; then
         mkdir -p "$SCRATCH_BASE/$name"
         scratch=(--scratch "$SCRATCH_BASE/$name")
     fi
+    # (a build from before the HTTP deadlines has no --idle-ms: its suites then show it)
+    if "$BINARY" --help 2>&1 | grep -q -- --idle-ms; then
+        idle=(--idle-ms "$IDLE_MS")
+    fi
     (
         cd "$ROOT" || exit 1
-        exec env PYEXECD_TEST_SECRET="$SECRET" "${WRAPPER[@]}" "$BINARY" \
-            --bind 127.0.0.1 --port "$port" --rootfs "$ROOTFS" "${scratch[@]}" \
+        exec env PYEXECD_TEST_SECRET="$SECRET" "${PREFIX[@]}" "${WRAPPER[@]}" "$BINARY" \
+            --bind 127.0.0.1 --port "$port" --rootfs "$ROOTFS" "${scratch[@]}" "${idle[@]}" \
             --wall-ms "$WALL_MS" --cpu-s "$CPU_S" --request-ms "$REQUEST_MS" --memory-mb "$MEMORY_MB" \
             --max-sandboxes "$MAX_SANDBOXES" --queue-length "$QUEUE_LENGTH" \
             --stdout-bytes "$STDOUT_BYTES" --stderr-bytes "$STDERR_BYTES" \
@@ -399,7 +410,7 @@ run_suite() { # run_suite NAME DAEMON SCRIPT ARGS...
     [ -n "${PYEXECD_TEST_SKIP:-}" ] && skip=(--skip "$PYEXECD_TEST_SKIP")
     echo "# $name"
     timeout -k 10 900 "$PY" "$HERE/$script" --url "http://127.0.0.1:${PORTS[$daemon]}" \
-        --wall-ms "$WALL_MS" --cpu-s "$CPU_S" --request-ms "$REQUEST_MS" \
+        --wall-ms "$WALL_MS" --cpu-s "$CPU_S" --request-ms "$REQUEST_MS" --idle-ms "$IDLE_MS" \
         --stdout-bytes "$STDOUT_BYTES" --stderr-bytes "$STDERR_BYTES" \
         --result-bytes "$RESULT_BYTES" --script-bytes "$SCRIPT_BYTES" \
         --sandbox-uid "$SANDBOX_UID" --slack-s "$SLACK_S" "${only[@]}" "${skip[@]}" "$@" 2>&1 | tee "$out"
@@ -489,7 +500,7 @@ elif [ ! -d "$ROOTFS" ]; then
     fail "rootfs_exists" "$ROOTFS is not a directory (build it first)"
 else
     # 1. The main instance: the API, hostile, isolation and corpus suites.
-    SUITES=${PYEXECD_TEST_SUITES:-api hostile isolation corpus}
+    SUITES=${PYEXECD_TEST_SUITES:-api hostile isolation corpus http load}
     before=$FAILED
     if start_daemon main; then
         case " ${SUITES} " in *" api "*)
@@ -505,6 +516,10 @@ else
         esac
         case " ${SUITES} " in *" corpus "*)
             run_suite corpus_test main corpus_test.py --max-sandboxes "$MAX_SANDBOXES" \
+                --queue-length "$QUEUE_LENGTH" ;;
+        esac
+        case " ${SUITES} " in *" http "*)
+            run_suite http_test main http_test.py --max-sandboxes "$MAX_SANDBOXES" \
                 --queue-length "$QUEUE_LENGTH" ;;
         esac
 
@@ -539,6 +554,27 @@ else
         [ "$FAILED" -gt "$before" ] && log_tail queue
         check_leftovers queue
     fi
+
+    # 4. The load suite: its own instance under a low open-file limit (as in small images), a
+    # queue as long as its clients are many, a short idle timeout so that floods churn.
+    case " ${SUITES} " in *" load "*)
+        before=$FAILED
+        PREFIX=(prlimit --nofile=256:256 --)
+        main_idle_ms=$IDLE_MS
+        IDLE_MS=2000 # (start_daemon passes it to a binary that has --idle-ms)
+        if start_daemon load --queue-length 64; then
+            export PYEXECD_TEST_DAEMON_LOG=${LOGS[load]}
+            run_suite load_test load load_test.py --max-sandboxes "$MAX_SANDBOXES" \
+                --queue-length 64 --idle-ms 2000 --daemon-pid "${PIDS[load]}"
+            unset PYEXECD_TEST_DAEMON_LOG
+            stop_daemon load
+            [ "$FAILED" -gt "$before" ] && log_tail load
+            check_leftovers load
+        fi
+        PREFIX=()
+        IDLE_MS=$main_idle_ms
+        ;;
+    esac
 fi
 
 rm -rf "$SCRATCH_BASE"

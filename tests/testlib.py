@@ -29,6 +29,8 @@ class Config:
     wall_ms = 5000
     cpu_s = 3
     request_ms = 3000
+    header_ms = 3000
+    idle_ms = 15000
     stdout_bytes = 65536
     stderr_bytes = 65536
     result_bytes = 65536
@@ -440,6 +442,7 @@ def parse_args(argv, description):
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--url", required=True, help="http://127.0.0.1:PORT of the daemon under test")
     for name, default in (("wall-ms", 5000), ("cpu-s", 3), ("request-ms", 3000),
+                          ("header-ms", 3000), ("idle-ms", 15000),
                           ("stdout-bytes", 65536), ("stderr-bytes", 65536),
                           ("result-bytes", 65536), ("script-bytes", 65536),
                           ("max-sandboxes", 2), ("queue-length", 32), ("queue-wait-ms", 0)):
@@ -467,6 +470,8 @@ def parse_args(argv, description):
     CFG.wall_ms = args.wall_ms
     CFG.cpu_s = args.cpu_s
     CFG.request_ms = args.request_ms
+    CFG.header_ms = min(args.header_ms, args.request_ms)
+    CFG.idle_ms = args.idle_ms
     CFG.stdout_bytes = args.stdout_bytes
     CFG.stderr_bytes = args.stderr_bytes
     CFG.result_bytes = args.result_bytes

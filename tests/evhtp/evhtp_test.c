@@ -17,6 +17,8 @@
  * the tests whose names contain NAME_PART. The last line printed is `N passed, N failed`; the
  * exit status is 1 when anything failed. */
 #include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <evhtp.h>
 #include <netinet/in.h>
@@ -469,6 +471,8 @@ static void server_case(struct server *s, const char *name, const struct bytes *
     bytes_free(&response);
 }
 
+static int status_lines(const struct bytes *r);
+
 static void server_tests(void)
 {
     struct server s = {0};
@@ -558,12 +562,323 @@ static void server_tests(void)
               "GET /health HTTP/1.1\r\nHost: t\r\n" HEADER ": v\r\nConnection: close\r\n\r\n");
     server_case(&s, "server_still_answers_afterwards", &req, one_write, &path, NULL);
 
+    /* 6. Pipelined requests after synchronous replies (patch 0006): all three answered. */
+    const char *pipelined = "pipelined_requests_after_synchronous_replies_are_all_answered";
+    req.len = 0;
+    for (int i = 0; i < 3; i++)
+        bytes_str(&req, i < 2 ? "GET /p HTTP/1.1\r\nHost: t\r\n\r\n"
+                              : "GET /p HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    s.requests = 0;
+    if (selected(pipelined)) {
+        bool ok = exchange(&s, &req, one_write, &response, why, sizeof(why));
+        if (ok && (s.requests != 3 || status_lines(&response) != 3)) {
+            snprintf(why, sizeof(why), "%d request(s) handled, %d answered", s.requests,
+                     status_lines(&response));
+            ok = false;
+        }
+        result(ok, pipelined, why);
+        bytes_free(&response);
+    }
+
     bytes_free(&path);
     bytes_free(&query);
     bytes_free(&req);
     bytes_free(&s.path);
     bytes_free(&s.query);
     bytes_free(&s.header);
+    evhtp_unbind_socket(s.htp);
+    evhtp_free(s.htp);
+    event_base_free(s.base);
+}
+
+/* ---- strictness, answers instead of closes, reason phrases (patches 0002-0004) --------------- */
+
+/* What the reject callback answered (patch 0003); 0 when the connection was closed unanswered. */
+static int rejected_status;
+
+#ifdef EVHTP_HAS_REJECT
+static void reject_flushed(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    bufferevent_free(bev);
+}
+
+static void reject_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    bufferevent_free(bev);
+}
+
+/* As pyexecd's reject callback does, minus the lingering: answer, then close once written. */
+static void reject(evhtp_connection_t *c, evhtp_res status, void *arg)
+{
+    struct bufferevent *bev = evhtp_connection_take_ownership(c);
+    (void)arg;
+    rejected_status = (int)status;
+    bufferevent_setcb(bev, NULL, reject_flushed, reject_event, NULL);
+    if (bufferevent_enable(bev, EV_WRITE) != 0 ||
+        evbuffer_add_printf(
+            bufferevent_get_output(bev),
+            "HTTP/1.1 %d Rejected\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            (int)status) < 0)
+        bufferevent_free(bev);
+}
+#endif
+
+/* Replies with the status its path names (/status/NNN), else 200. */
+static void status_handler(evhtp_request_t *req, void *arg)
+{
+    struct server *s = arg;
+    const char *path = req->uri && req->uri->path ? req->uri->path->full : "";
+    int status = strncmp(path, "/status/", 8) == 0 ? atoi(path + 8) : 200;
+    s->requests++;
+    evhtp_send_reply(req, (evhtp_res)status);
+}
+
+/* Counts the status lines in a response stream. */
+static int status_lines(const struct bytes *r)
+{
+    int n = 0;
+    for (size_t i = 0; i + 7 <= r->len; i++)
+        if ((i == 0 || r->p[i - 1] == '\n') && memcmp(r->p + i, "HTTP/1.", 7) == 0)
+            n++;
+    return n;
+}
+
+/* One request on its own connection: want_status 200 means the handler serves it once, any other
+ * status that it is refused with that status before the handler sees it, and that nothing after
+ * it on the connection is served (pipelined or smuggled requests). */
+static void strict_case(struct server *s, const char *name, const char *req, size_t len,
+                        int want_status)
+{
+    static const size_t one_write[] = {0};
+    struct bytes raw = {0}, response = {0};
+    char why[600];
+    if (!selected(name))
+        return;
+    bytes_add(&raw, req, len);
+    s->requests = 0;
+    rejected_status = 0;
+    if (!exchange(s, &raw, one_write, &response, why, sizeof(why))) {
+        result(false, name, why);
+        bytes_free(&raw);
+        bytes_free(&response);
+        return;
+    }
+    int got = response.len >= 12 ? atoi(response.p + 9) : 0;
+    bool ok = want_status == 200 ? s->requests == 1 && got == 200
+                                 : s->requests == 0 && rejected_status == want_status &&
+                                       got == want_status && status_lines(&response) == 1;
+    snprintf(
+        why, sizeof(why),
+        "want %d; %d request(s) handled, reject callback %d, %d status line(s), response %.60s",
+        want_status, s->requests, rejected_status, status_lines(&response),
+        response.len ? response.p : "(none: closed)");
+    result(ok, name, ok ? "" : why);
+    bytes_free(&raw);
+    bytes_free(&response);
+}
+
+#define H "Host: t\r\nConnection: close\r\n"
+#define STRICT(name, req, status) strict_case(s, name, req, sizeof(req) - 1, status)
+
+static void strict_request_cases(struct server *s)
+{
+    STRICT("parser_accepts_a_plain_get", "GET /x HTTP/1.1\r\n" H "\r\n", 200);
+    STRICT("parser_accepts_http_1_0", "GET /x HTTP/1.0\r\nHost: t\r\n\r\n", 200);
+    STRICT("parser_accepts_ows_around_values", "GET /x HTTP/1.1\r\nX-A: \t v \t\r\n" H "\r\n", 200);
+    STRICT("parser_accepts_a_chunked_body",
+           "POST /x HTTP/1.1\r\n" H "Transfer-Encoding: Chunked \r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+           200);
+    STRICT("parser_accepts_obs_text_in_a_value", "GET /x HTTP/1.1\r\nX-A: caf\xc3\xa9\r\n" H "\r\n",
+           200);
+    STRICT("reject_content_length_with_transfer_encoding_hides_no_request",
+           "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 30\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n",
+           400);
+    STRICT("parser_refuses_two_content_lengths",
+           "POST /x HTTP/1.1\r\n" H "Content-Length: 1\r\nContent-Length: 1\r\n\r\nab", 400);
+    STRICT("parser_refuses_an_empty_content_length",
+           "POST /x HTTP/1.1\r\n" H "Content-Length:\r\n\r\n", 400);
+    STRICT("parser_refuses_a_signed_content_length",
+           "POST /x HTTP/1.1\r\n" H "Content-Length: +1\r\n\r\na", 400);
+    STRICT("parser_refuses_a_content_length_list",
+           "POST /x HTTP/1.1\r\n" H "Content-Length: 1, 1\r\n\r\na", 400);
+    STRICT("parser_refuses_a_64_bit_overflowing_content_length_with_413",
+           "POST /x HTTP/1.1\r\n" H "Content-Length: 99999999999999999999999\r\n\r\n", 413);
+    STRICT("parser_refuses_gzip_chunked_with_501",
+           "POST /x HTTP/1.1\r\n" H "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501);
+    STRICT("parser_refuses_two_transfer_encodings",
+           "POST /x HTTP/1.1\r\n" H
+           "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "0\r\n\r\n",
+           400);
+    STRICT("parser_refuses_transfer_encoding_in_http_1_0",
+           "POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+    STRICT("parser_refuses_trailer_fields",
+           "POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n\r\n", 400);
+    STRICT("parser_refuses_a_wrapping_chunk_size",
+           "POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n10000000000000001\r\na\r\n",
+           413);
+    STRICT("parser_refuses_a_high_byte_as_chunk_size",
+           "POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n\x80\r\n\r\n", 400);
+    STRICT("parser_refuses_a_chunk_extension",
+           "POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n1;x=y\r\na\r\n0\r\n\r\n",
+           400);
+    STRICT("parser_refuses_obs_fold_with_htab", "GET /x HTTP/1.1\r\nX-A: a\r\n\tb\r\n" H "\r\n",
+           400);
+    STRICT("parser_refuses_obs_fold_with_sp", "GET /x HTTP/1.1\r\nX-A: a\r\n b\r\n" H "\r\n", 400);
+    STRICT("parser_refuses_a_bare_lf_line_end", "GET /x HTTP/1.1\r\nX-A: a\n" H "\r\n", 400);
+    STRICT("parser_refuses_a_bare_lf_after_the_request_line", "GET /x HTTP/1.1\r\n\n", 400);
+    STRICT("parser_refuses_a_bare_cr_in_a_value", "GET /x HTTP/1.1\r\nX-A: a\rb\r\n" H "\r\n", 400);
+    STRICT("parser_refuses_nul_in_a_value", "GET /x HTTP/1.1\r\nX-A: a\0b\r\n" H "\r\n", 400);
+    STRICT("parser_refuses_a_control_in_a_value", "GET /x HTTP/1.1\r\nX-A: a\x01\r\n" H "\r\n",
+           400);
+    STRICT("parser_refuses_space_before_the_colon", "GET /x HTTP/1.1\r\nX-A : a\r\n" H "\r\n", 400);
+    STRICT("parser_refuses_a_line_without_a_colon", "GET /x HTTP/1.1\r\nX-A\r\n" H "\r\n", 400);
+    STRICT("parser_refuses_whitespace_before_the_first_header",
+           "GET /x HTTP/1.1\r\n X-A: a\r\n" H "\r\n", 400);
+    STRICT("parser_refuses_two_spaces_after_the_method", "GET  /x HTTP/1.1\r\n" H "\r\n", 400);
+    STRICT("parser_refuses_two_spaces_before_the_version", "GET /x  HTTP/1.1\r\n" H "\r\n", 400);
+    STRICT("parser_refuses_a_space_after_the_version", "GET /x HTTP/1.1 \r\n" H "\r\n", 400);
+    STRICT("parser_refuses_nul_in_the_target", "GET /x\0y HTTP/1.1\r\n" H "\r\n", 400);
+    STRICT("parser_refuses_a_control_in_the_target", "GET /x\x7fy HTTP/1.1\r\n" H "\r\n", 400);
+    STRICT("parser_refuses_a_high_byte_in_the_target", "GET /x\xc3\xa9 HTTP/1.1\r\n" H "\r\n", 400);
+    STRICT("parser_refuses_http_0_9", "GET /x\r\n\r\n", 400);
+    STRICT("parser_refuses_http_9_9_with_505", "GET /x HTTP/9.9\r\n" H "\r\n", 505);
+    STRICT("parser_refuses_http_2_0_with_505", "GET /x HTTP/2.0\r\n" H "\r\n", 505);
+    STRICT("parser_refuses_http_1_2_with_505", "GET /x HTTP/1.2\r\n" H "\r\n", 505);
+    STRICT("parser_refuses_http_0_9_spelt_out_with_505", "GET /x HTTP/0.9\r\n" H "\r\n", 505);
+    STRICT("parser_refuses_a_wrapping_minor_version", "GET /x HTTP/1.257\r\n" H "\r\n", 400);
+    STRICT("parser_refuses_a_two_digit_major_version", "GET /x HTTP/11.1\r\n" H "\r\n", 400);
+    STRICT("reject_garbage_gets_400", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400);
+}
+
+static void strict_long_cases(struct server *s)
+{
+    struct bytes req = {0};
+    bytes_str(&req, "GET /");
+    bytes_pattern(&req, 9000, 1);
+    bytes_str(&req, " HTTP/1.1\r\n" H "\r\n");
+    strict_case(s, "parser_refuses_a_9000_byte_target_with_414", req.p, req.len, 414);
+    req.len = 0;
+    bytes_str(&req, "GET /x HTTP/1.1\r\n" H "X-Big: ");
+    bytes_pattern(&req, 9000, 2);
+    bytes_str(&req, "\r\n\r\n");
+    strict_case(s, "parser_refuses_a_9000_byte_value_with_431", req.p, req.len, 431);
+    req.len = 0;
+    bytes_str(&req, "GET /x HTTP/1.1\r\n" H "X-");
+    bytes_pattern(&req, 9000, 3);
+    bytes_str(&req, ": v\r\n\r\n");
+    strict_case(s, "parser_refuses_a_9000_byte_name_with_431", req.p, req.len, 431);
+    bytes_free(&req);
+}
+
+/* A hook's own status is the answer, and the body size limit answers 413. */
+static evhtp_res refuse_header(evhtp_request_t *req, evhtp_header_t *hdr, void *arg)
+{
+    (void)req;
+    (void)arg;
+    return strcmp(hdr->key, "X-Refuse") == 0 ? (evhtp_res)atoi(hdr->val) : EVHTP_RES_OK;
+}
+
+static evhtp_res set_hooks(evhtp_connection_t *c, void *arg)
+{
+    (void)arg;
+    evhtp_connection_set_hook(c, evhtp_hook_on_header, (evhtp_hook)refuse_header, NULL);
+    return EVHTP_RES_OK;
+}
+
+static void strict_hook_cases(struct server *s)
+{
+    STRICT("reject_a_hooks_431_is_the_answer", "GET /x HTTP/1.1\r\nX-Refuse: 431\r\n" H "\r\n",
+           431);
+    evhtp_set_max_body_size(s->htp, 10);
+    STRICT("reject_the_body_size_limit_answers_413",
+           "POST /x HTTP/1.1\r\nContent-Length: 20\r\n" H "\r\n01234567890123456789", 413);
+    evhtp_set_max_body_size(s->htp, 1 << 20);
+}
+
+static void reason_case(struct server *s, int status, const char *reason)
+{
+    static const size_t one_write[] = {0};
+    struct bytes req = {0}, response = {0}, want = {0};
+    char name[80], why[600], line[120];
+    snprintf(name, sizeof(name), "reason_phrase_%d", status);
+    if (!selected(name))
+        return;
+    snprintf(line, sizeof(line), "GET /status/%d HTTP/1.1\r\n" H "\r\n", status);
+    bytes_str(&req, line);
+    snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, reason);
+    bytes_str(&want, line);
+    bool ok = exchange(s, &req, one_write, &response, why, sizeof(why));
+    if (ok && (response.len < want.len || memcmp(response.p, want.p, want.len) != 0)) {
+        ok = false;
+        snprintf(why, sizeof(why), "status line %.*s, want %.*s",
+                 (int)(strcspn(response.p ? response.p : "", "\r")), response.p ? response.p : "",
+                 (int)want.len - 2, want.p);
+    }
+#ifdef EVHTP_HAS_STATUS_REASON
+    if (ok && strcmp(evhtp_status_reason((evhtp_res)status), reason) != 0) {
+        ok = false;
+        snprintf(why, sizeof(why), "evhtp_status_reason says %s",
+                 evhtp_status_reason((evhtp_res)status));
+    }
+#endif
+    result(ok, name, why);
+    bytes_free(&req);
+    bytes_free(&want);
+    bytes_free(&response);
+}
+
+static void strict_tests(void)
+{
+    struct server s = {0};
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    s.base = event_base_new();
+    s.htp = s.base ? evhtp_new(s.base, NULL) : NULL;
+    if (s.htp == NULL) {
+        fprintf(stderr, "could not create the server\n");
+        exit(2);
+    }
+    evhtp_set_max_body_size(s.htp, 1 << 20);
+    evhtp_set_gencb(s.htp, status_handler, &s);
+    evhtp_set_post_accept_cb(s.htp, set_hooks, NULL);
+#ifdef EVHTP_HAS_REJECT
+    evhtp_set_reject_cb(s.htp, reject, NULL);
+#endif
+    if (evhtp_bind_socket(s.htp, "127.0.0.1", 0, 16) != 0 ||
+        getsockname(evconnlistener_get_fd(s.htp->server), (struct sockaddr *)&sa, &sl) != 0) {
+        fprintf(stderr, "could not listen on 127.0.0.1: %s\n", strerror(errno));
+        exit(2);
+    }
+    s.port = ntohs(sa.sin_port);
+    strict_request_cases(&s);
+    strict_long_cases(&s);
+    strict_hook_cases(&s);
+    static const struct {
+        int status;
+        const char *reason;
+    } reasons[] = {{200, "OK"},
+                   {400, "Bad Request"},
+                   {403, "Forbidden"},
+                   {404, "Not Found"},
+                   {405, "Method Not Allowed"},
+                   {408, "Request Timeout"},
+                   {413, "Content Too Large"},
+                   {414, "URI Too Long"},
+                   {415, "Unsupported Media Type"},
+                   {422, "Unprocessable Content"},
+                   {431, "Request Header Fields Too Large"},
+                   {500, "Internal Server Error"},
+                   {501, "Not Implemented"},
+                   {503, "Service Unavailable"},
+                   {504, "Gateway Timeout"},
+                   {505, "HTTP Version Not Supported"}};
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        reason_case(&s, reasons[i].status, reasons[i].reason);
     evhtp_unbind_socket(s.htp);
     evhtp_free(s.htp);
     event_base_free(s.base);
@@ -579,6 +894,7 @@ int main(int argc, char **argv)
     parser_splits(false);
     parser_splits(true);
     server_tests();
+    strict_tests();
     libevent_global_shutdown();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -53,6 +53,7 @@ static void test_rejects(void)
     CHECK(parse_script(BODY("{\"script\": \"a\" /* c */}"), &s, &n) == -1);
     CHECK(parse_script(BODY("{\"script\": \"a\""), &s, &n) == -1);
     CHECK(parse_script(BODY(""), &s, &n) == -1);
+    CHECK(parse_script(BODY("{\"script\": \"a\"}\"x"), &s, &n) == -1); /* unterminated, after */
     CHECK(parse_script(BODY("{}"), &s, &n) == -2);
 }
 
@@ -100,6 +101,11 @@ static void test_is_value(void)
     CHECK(!json_is_value(BODY("{")));
     CHECK(!json_is_value(BODY("NaN")));
     CHECK(!json_is_value(BODY("")));
+    /* found by tests/fuzz/fuzz_result: yajl leaves an unterminated string after a value unread */
+    CHECK(!json_is_value(BODY("3\"%")));
+    CHECK(!json_is_value(BODY("1\"\\\"")));
+    CHECK(!json_is_value(BODY("{}\"")));
+    CHECK(json_is_value(BODY("\"a\" ")));
 }
 
 int main(void)
