@@ -20,20 +20,50 @@
 #     SECONDS each: correct answers per second, and errors;
 #   - the daemon's own CPU per request: utime+stime of the daemon process (/proc/PID/stat, its
 #     threads but not its children) over the three throughput runs / requests answered;
+#   - page faults per request over FAULT_N further sequential requests (after 3 uncounted ones; the
+#     daemon idle and its ready sandboxes refilled before the first; the window ends once the last
+#     sandbox is reaped and its replacement made, so each request carries one whole sandbox), one
+#     row each:
+#       machine-wide (pgfault) / (pgmajfault): the deltas of /proc/vmstat, everything on the
+#           machine (the client, and other work: this machine is shared, so read the rows below);
+#       daemon: minflt+majflt of the daemon process (/proc/PID/stat: all its threads);
+#       zygote: the same of its zygote (comm pyexecd-zygote; "none" in the cold configuration);
+#       sandboxes / guardians / daemon's helpers: minflt+majflt of every process of the daemon's
+#           tree that ended in the window, whole life, from the kernel's taskstats exit records
+#           (a child process of the client listens on generic netlink): sandboxes = the jailed
+#           Pythons and all they fork; guardians = the cloud jail's pyexecd-guard processes and
+#           their rlimit helpers; helpers = the daemon's other children (cloud: uid sweep, /tmp
+#           cleaner);
+#       client: its getrusage (RUSAGE_SELF) until the last answer;
+#       ours: the six summed; major faults/req: ours = their majflt;
+#       not ours: machine-wide minus ours (other work on the machine, the taskstats listener,
+#           failed faults, which pgfault counts and the per-task counters do not);
+#       reaped by the daemon (cminflt): the daemon's cminflt+cmajflt delta, its reaped children
+#           with what they reaped: a cross-check of sandboxes+guardians+helpers that misses the
+#           warm cloud sandboxes (children of the zygote, which ignores SIGCHLD, so the kernel
+#           drops their counts);
+#       processes ended/req: how many processes of each of the three groups ended per request.
+#     A count that cannot be had here is "n/a", with the reason in a "# faults" line under the
+#     table: under gVisor there is no /proc/vmstat and per-process counters stay 0, so every
+#     fault row is n/a and the fault run is skipped; without taskstats (not root, not the initial
+#     pid namespace) the three tree rows are n/a;
 # and, once idle at the end, the memory of its children: a zygote (comm "pyexecd-zygote") and the
 # idle pre-started sandboxes (the daemon's other children and the zygote's children), as USS =
 # Private_Clean + Private_Dirty + Private_Hugetlb (smaps_rollup, else smaps; "n/a" if unreadable,
 # "none" if there are none, as in the cold configuration).
 #
-# Prints a header (date, nproc, kernel, commit), then per leg one table: rows = script x metric,
+# Prints a header (date, commit; the machine: CPU model, CPUs, memory, kernel, and the signs of a
+# hypervisor: the cpu flag, the CPUID signature, the clock source, systemd-detect-virt), then per
+# leg one table: rows = script x metric,
 # columns `cold | warm | cold/warm`, and the leg's wall time. Progress lines start with `#`.
 # The exit status is 0, or 1 if any leg failed (the others still run), 2 for a usage error.
-# Default run: about 13-15 minutes on a 2-vCPU machine. Needs root, the binaries and the rootfs
+# Default run: about 15-17 minutes on a 2-vCPU machine. Needs root, the binaries and the rootfs
 # (make all && make MODE=cloud), and runsc for the gvisor leg.
 #
 # Environment (all optional):
 #   PYEXECD_BENCH_N                 sequential requests per script (default 50; gvisor: 20)
 #   PYEXECD_BENCH_GVISOR_N          the same for the gvisor leg alone (default PYEXECD_BENCH_N or 20)
+#   PYEXECD_BENCH_FAULT_N=100       sequential requests of the page-fault run per script (0: none)
 #   PYEXECD_BENCH_SECONDS=10        seconds per throughput run
 #   PYEXECD_BENCH_CLIENTS=1,4,16    concurrent clients of the throughput runs
 #   PYEXECD_BENCH_MAX_SANDBOXES=4   --max-sandboxes of both configurations
@@ -59,6 +89,7 @@ RUNSC=${RUNSC:-runsc}
 BASELINE=${PYEXECD_BENCH_BASELINE:-}
 HOST_N=${PYEXECD_BENCH_N:-50}
 GVISOR_N=${PYEXECD_BENCH_GVISOR_N:-${PYEXECD_BENCH_N:-20}}
+FAULT_N=${PYEXECD_BENCH_FAULT_N:-100}
 SECONDS_PER_RUN=${PYEXECD_BENCH_SECONDS:-10}
 CLIENTS=${PYEXECD_BENCH_CLIENTS:-1,4,16}
 MAX_SANDBOXES=${PYEXECD_BENCH_MAX_SANDBOXES:-4}
@@ -168,7 +199,8 @@ run_leg() {
     trap leg_cleanup EXIT
     trap 'leg_cleanup; exit 130' INT TERM
     echo "# $title: $n sequential requests per script, ${SECONDS_PER_RUN} s per throughput run," \
-        "clients $CLIENTS; both daemons run at once and are measured in turn"
+        "clients $CLIENTS, $FAULT_N sequential requests for the page faults; both daemons run at" \
+        "once and are measured in turn"
     # Both at once, each with its own port, scratch and uid range: they are measured interleaved.
     start_daemon cold "$bin" "$SANDBOX_UID"
     start_daemon warm "$bin" $((SANDBOX_UID + 1000))
@@ -179,7 +211,8 @@ run_leg() {
         echo "# FAIL $leg: a daemon did not start"
         return 1
     fi
-    "$PY" "$CLIENT" measure --n "$n" --seconds "$SECONDS_PER_RUN" --clients "$CLIENTS" \
+    "$PY" "$CLIENT" measure --n "$n" --fault-n "$FAULT_N" --seconds "$SECONDS_PER_RUN" \
+        --clients "$CLIENTS" \
         --target cold "${PORT[cold]}" "${PID[cold]}" "$WORK/cold.json" \
         --target warm "${PORT[warm]}" "${PID[warm]}" "$WORK/warm.json" || rc=$?
     stop_daemons
@@ -215,6 +248,7 @@ done
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git -C "$ROOT" diff --quiet HEAD 2>/dev/null; then commit="$commit (+ uncommitted changes)"; fi
 echo "# pyexecd bench, $(date '+%Y-%m-%d %H:%M:%S %z'): nproc $(nproc), kernel $(uname -r), commit $commit"
+echo "# $("$PY" "$CLIENT" machine)"
 echo "# legs: ${legs[*]}; local $LOCAL_BIN, cloud $CLOUD_BIN, rootfs $ROOTFS"
 
 failed=0
@@ -249,6 +283,7 @@ for leg in "${legs[@]}"; do
             # stdout and stderr would be overwritten (tests/matrix.sh).
             timeout -k 10 3600 "$RUNSC" --network=none "do" env PYEXECD_BENCH_LEG=gvisor \
                 PYEXECD_BENCH_N="$HOST_N" PYEXECD_BENCH_GVISOR_N="$GVISOR_N" \
+                PYEXECD_BENCH_FAULT_N="$FAULT_N" \
                 PYEXECD_BENCH_SECONDS="$SECONDS_PER_RUN" PYEXECD_BENCH_CLIENTS="$CLIENTS" \
                 PYEXECD_BENCH_MAX_SANDBOXES="$MAX_SANDBOXES" PYEXECD_BENCH_SANDBOX_UID="$SANDBOX_UID" \
                 PYEXECD_BENCH_CLOUD_BIN="$CLOUD_BIN" PYEXECD_ROOTFS="$ROOTFS" \

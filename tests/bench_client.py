@@ -12,9 +12,17 @@ It only ever talks to a daemon on 127.0.0.1 and only ever sends the three script
         C threads, each with its own persistent connection, send requests for D seconds;
         prints requests/s and the error count
     bench_client.py measure    --target LABEL PORT PID OUT.json [--target ...]
-                               [--n N] [--seconds D] [--clients 1,4,16] [--scripts a,b,c]
+                               [--n N] [--fault-n N] [--seconds D] [--clients 1,4,16]
+                               [--scripts a,b,c]
         everything bench.sh reports, for each daemon (configuration) given, as JSON; the
         daemons are measured interleaved (each measurement on every daemon in turn)
+    bench_client.py faults     --port P --pid PID --script NAME [--n 100] [--warmup 3]
+        page faults per request of N sequential requests, machine-wide and per process group
+        (see run_faults)
+    bench_client.py machine
+        one line: CPU model, hypervisor, kernel, CPUs, memory
+    bench_client.py quiet      --port P --pid PID
+        waits (at most 10 s) until the daemon is idle and its set of sandboxes stable
     bench_client.py report     --title TITLE COLD.json WARM.json
         the side-by-side table (cold | warm | cold/warm)
 
@@ -30,7 +38,12 @@ import http.client
 import json
 import math
 import os
+import platform
+import resource
+import select
 import socket
+import struct
+import subprocess
 import sys
 import threading
 import time
@@ -373,6 +386,544 @@ def wait_quiet(targets, limit_s=10.0):
         time.sleep(0.1)
 
 
+# --- page faults -------------------------------------------------------------------------------
+#
+# What run_faults counts, over N sequential requests on one keep-alive connection (after WARMUP
+# uncounted ones, the daemon idle and its pool of ready sandboxes refilled before the first; after
+# the last answer, until its process tree has been stable for 0.5 s: the last sandbox reaped and
+# its replacement made). Every figure is a count over that window / N.
+#   machine: /proc/vmstat pgfault and pgmajfault, the whole machine's, so the client and any other
+#       work on the machine are in it too. pgfault counts every fault the kernel handled, also
+#       those that failed (a segfault); pgmajfault those that had to read a page from a file or
+#       swap.
+#   per process group (the kernel's own per-task counters: minflt + majflt, successful faults
+#   only; majflt also counts a fault retried after waiting for a page):
+#     daemon   /proc/PID/stat of the daemon, every thread of it (exited ones included)
+#     zygote   /proc/PID/stat of the daemon's child named pyexecd-zygote (warm start only)
+#     sandbox, guardian, helper: every process of the daemon's tree that ended in the window,
+#              from the kernel's taskstats exit record of each of its threads (generic netlink
+#              TASKSTATS, all CPUs, read by a child process of the client). A process is ours if
+#              its parent chain (from the records, or /proc for processes still alive) reaches the
+#              daemon. guardian: a child of the daemon named pyexecd-guard (cloud jail) and the
+#              children it forks under that name (its uid helpers that set rlimits); sandbox: a
+#              child of the daemon named python*/pyexecd-zygote (local jail), any child of the
+#              zygote, a guardian's other children (its cold sandbox, orphans it reaps), and
+#              everything those fork; helper: the daemon's other children (the cloud jail's
+#              uid-sweep and /tmp helpers) and their children. A process is
+#              counted whole (its life from fork to exit) when it ends in the window: the ready
+#              sandbox used by the first request was made before it, the one made after the last
+#              request is still waiting at its end, so in steady state this is one full sandbox
+#              per request
+#     client   getrusage(RUSAGE_SELF) of this client process, until the last answer (the
+#              taskstats reader is a separate process and not in it)
+#     ours     the sum of the six; not ours = machine - ours: other work on the machine (this
+#              machine is shared), the taskstats reader, and faults the per-task counters do
+#              not see (failed ones)
+#   reaped: the daemon's cminflt + cmajflt (/proc/PID/stat): the faults of the children it
+#       reaped in the window, each with the descendants it reaped in turn: a cross-check of
+#       sandbox + guardian + helper, except that it misses warm cloud sandboxes (the zygote's
+#       children: the kernel discards their counts because the zygote ignores SIGCHLD, and a
+#       tracer's reaping adds nothing)
+# Unavailable counts are None with the reason: no /proc/vmstat (gVisor), per-process counters
+# that stay 0 (gVisor counts no faults per process), no taskstats (not root, a kernel without
+# CONFIG_TASKSTATS, a pid or user namespace other than the initial one, gVisor), or exit records
+# lost because the reader's socket buffer overflowed.
+
+PAGE_FAULT_GROUPS = ("daemon", "zygote", "sandbox", "guardian", "helper", "client")
+
+
+def read_vmstat():
+    """-> ({"pgfault": n, "pgmajfault": n}, None), or (None, why not)."""
+    try:
+        with open("/proc/vmstat") as f:
+            counts = dict(line.split()[:2] for line in f if line.strip())
+    except OSError as e:
+        return None, "no /proc/vmstat here (%s)" % (e.strerror or e)
+    try:
+        return {k: int(counts[k]) for k in ("pgfault", "pgmajfault")}, None
+    except (KeyError, ValueError):
+        return None, "/proc/vmstat has no pgfault/pgmajfault"
+
+
+def proc_faults(pid):
+    """{"min", "maj", "cmin", "cmaj"} of a process (/proc/PID/stat fields 10-13 of proc(5)): its own
+    faults, all its threads, and those of the children it reaped; None if it cannot be read."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return {"min": int(fields[7]), "cmin": int(fields[8]), "maj": int(fields[9]),
+                "cmaj": int(fields[10])}
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def client_faults():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return {"min": r.ru_minflt, "maj": r.ru_majflt}
+
+
+def counters_work():
+    """False where the per-process fault counters are not kept (gVisor reports 0): no real
+    kernel has run a Python this far without a page fault."""
+    return client_faults()["min"] > 0
+
+
+# struct taskstats (linux/taskstats.h): offsets of the fields read, stable across versions (the
+# struct only grows); ac_tgid since version 12.
+TS_OFF = {"comm": 80, "uid": 120, "pid": 128, "ppid": 132, "minflt": 168, "majflt": 176,
+          "tgid": 368}
+TS_MIN_LEN = 184
+NETLINK_GENERIC = 16
+GENL_ID_CTRL = 0x10
+CTRL_CMD_GETFAMILY = 3
+CTRL_ATTR_FAMILY_ID = 1
+CTRL_ATTR_FAMILY_NAME = 2
+TASKSTATS_CMD_GET = 1
+TASKSTATS_CMD_ATTR_REGISTER_CPUMASK = 3
+TASKSTATS_TYPE_STATS = 3
+TASKSTATS_TYPE_AGGR_PID = 4
+NLMSG_ERROR = 2
+NLM_F_REQUEST, NLM_F_ACK = 1, 4
+
+
+def nl_attr(kind, data):
+    n = 4 + len(data)
+    return struct.pack("HH", n, kind) + data + b"\0" * (-n % 4)
+
+
+def nl_attrs(data):
+    """[(type, payload)] of a run of netlink attributes."""
+    out, i = [], 0
+    while i + 4 <= len(data):
+        n, kind = struct.unpack_from("HH", data, i)
+        if n < 4:
+            break
+        out.append((kind & 0x3fff, data[i + 4:i + n]))
+        i += (n + 3) & ~3
+    return out
+
+
+def nl_messages(data):
+    """[(type, payload after the nlmsghdr)] of one datagram."""
+    out, i = [], 0
+    while i + 16 <= len(data):
+        n, kind = struct.unpack_from("IH", data, i)
+        if n < 16:
+            break
+        out.append((kind, data[i + 16:i + n]))
+        i += (n + 3) & ~3
+    return out
+
+
+def genl_request(sock, family, cmd, attrs, seq):
+    """Sends a generic netlink request and returns the payload of its reply (None for a bare
+    ack); raises OSError for an error reply."""
+    payload = struct.pack("BBH", cmd, 1, 0) + attrs
+    sock.send(struct.pack("IHHII", 16 + len(payload), family, NLM_F_REQUEST | NLM_F_ACK, seq, 0)
+              + payload)
+    while True:
+        for kind, body in nl_messages(sock.recv(65536)):
+            if kind == NLMSG_ERROR:
+                err = struct.unpack_from("i", body)[0]
+                if err:
+                    raise OSError(-err, os.strerror(-err))
+                return None
+            return body
+
+
+def taskstats_socket():
+    """A netlink socket receiving the exit record of every task that ends on any CPU."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
+    try:
+        # Other work on the machine ends tasks too: room for a few thousand records.
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 16 << 20)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+        sock.bind((0, 0))
+        body = genl_request(sock, GENL_ID_CTRL, CTRL_CMD_GETFAMILY,
+                            nl_attr(CTRL_ATTR_FAMILY_NAME, b"TASKSTATS\0"), 1)
+        family = None
+        for kind, value in nl_attrs((body or b"")[4:]):
+            if kind == CTRL_ATTR_FAMILY_ID:
+                family = struct.unpack_from("H", value)[0]
+        if family is None:
+            raise OSError(0, "no TASKSTATS family")
+        sock.recv(65536)  # the ack of the family request
+        try:
+            with open("/sys/devices/system/cpu/possible") as f:
+                cpus = f.read().strip()
+        except OSError:
+            cpus = "0-%d" % ((os.cpu_count() or 1) - 1)
+        genl_request(sock, family, TASKSTATS_CMD_GET,
+                     nl_attr(TASKSTATS_CMD_ATTR_REGISTER_CPUMASK, cpus.encode() + b"\0"), 2)
+        sock.setblocking(False)
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+def taskstats_records(data):
+    """The per-task exit records in one datagram: dicts of TS_OFF's fields."""
+    out = []
+    for _, body in nl_messages(data):
+        for kind, value in nl_attrs(body[4:]):
+            if kind != TASKSTATS_TYPE_AGGR_PID:
+                continue
+            for kind2, st in nl_attrs(value):
+                if kind2 != TASKSTATS_TYPE_STATS or len(st) < TS_MIN_LEN:
+                    continue
+                version = struct.unpack_from("H", st)[0]
+                pid, ppid = struct.unpack_from("II", st, TS_OFF["pid"])
+                tgid = (struct.unpack_from("I", st, TS_OFF["tgid"])[0]
+                        if version >= 12 and len(st) >= TS_OFF["tgid"] + 4 else pid)
+                out.append({
+                    "pid": pid, "tgid": tgid, "ppid": ppid,
+                    "comm": st[TS_OFF["comm"]:TS_OFF["comm"] + 32].split(b"\0")[0].decode(
+                        "utf-8", "replace"),
+                    "uid": struct.unpack_from("I", st, TS_OFF["uid"])[0],
+                    "minflt": struct.unpack_from("Q", st, TS_OFF["minflt"])[0],
+                    "majflt": struct.unpack_from("Q", st, TS_OFF["majflt"])[0],
+                })
+    return out
+
+
+def send_msg(fd, obj):
+    data = json.dumps(obj).encode()
+    data = struct.pack("I", len(data)) + data
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def recv_msg(fd):
+    def exactly(n):
+        buf = b""
+        while len(buf) < n:
+            chunk = os.read(fd, n - len(buf))
+            if not chunk:
+                raise EOFError("the taskstats reader ended")
+            buf += chunk
+        return buf
+    return json.loads(exactly(struct.unpack("I", exactly(4))[0]))
+
+
+def exit_reader(cmd, reply):
+    """The taskstats reader (a child process of the client): keeps the exit records that arrive
+    between b"b" (begin) and b"e" (end, answered with them); EOF or b"q" ends it."""
+    try:
+        sock = taskstats_socket()
+    except OSError as e:
+        send_msg(reply, {"error": "taskstats: %s" % (e.strerror or e)})
+        return
+    send_msg(reply, {"error": None})
+    records, collecting, lost = [], False, 0
+
+    def drain():
+        nonlocal lost
+        while True:
+            try:
+                data = sock.recv(1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:  # ENOBUFS: records were dropped
+                lost += 1
+                continue
+            if collecting:
+                records.extend(taskstats_records(data))
+
+    while True:
+        ready, _, _ = select.select([sock, cmd], [], [])
+        if sock in ready:
+            drain()
+        if cmd in ready:
+            c = os.read(cmd, 1)
+            if c in (b"", b"q"):
+                return
+            # Whatever ended before the command is in the socket already (the kernel sends the
+            # record from the exiting task itself): drained on the old side of the line.
+            drain()
+            if c == b"b":
+                records, collecting, lost = [], True, 0
+                send_msg(reply, {"ok": True})
+            elif c == b"e":
+                collecting = False
+                send_msg(reply, {"records": records, "lost": lost})
+                records = []
+
+
+class ExitRecorder:
+    """The taskstats exit records of every task that ended between begin() and end(), read by a
+    child process. Made before the client starts any thread (it forks)."""
+
+    def __init__(self):
+        self.pid, self.reason = None, None
+        cmd_r, self.cmd = os.pipe()
+        self.reply, reply_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(self.cmd)
+            os.close(self.reply)
+            try:
+                exit_reader(cmd_r, reply_w)
+            finally:
+                os._exit(0)
+        os.close(cmd_r)
+        os.close(reply_w)
+        self.pid = pid
+        try:
+            self.reason = recv_msg(self.reply)["error"]
+        except (EOFError, ValueError) as e:
+            self.reason = "taskstats reader: %s" % e
+        if self.reason:
+            self.close()
+
+    def begin(self):
+        if self.reason:
+            return
+        os.write(self.cmd, b"b")
+        recv_msg(self.reply)
+
+    def end(self):
+        """-> (records, None) or (None, why not)."""
+        if self.reason:
+            return None, self.reason
+        os.write(self.cmd, b"e")
+        r = recv_msg(self.reply)
+        if r["lost"]:
+            return None, "taskstats: records lost (socket buffer overflowed %d times)" % r["lost"]
+        return r["records"], None
+
+    def close(self):
+        if self.pid is not None:
+            try:
+                os.write(self.cmd, b"q")
+            except OSError:
+                pass
+            os.close(self.cmd)
+            os.close(self.reply)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+
+def live_parent(pid):
+    """-> (ppid, comm) of a running process, None if it is gone."""
+    try:
+        return int(read_status(pid).get("PPid", "-1")), comm_of(pid)
+    except (OSError, ValueError):
+        return None
+
+
+def group_exits(records, daemon, zygote):
+    """Sums the records of the daemon's tree by group: {group: {"min", "maj", "processes"}} for
+    sandbox, guardian and helper (what the daemon and the zygote count themselves is left out)."""
+    procs = {}
+    for r in records:
+        if r["tgid"] in (daemon, zygote):
+            continue
+        p = procs.setdefault(r["tgid"], {"ppid": r["ppid"], "comm": r["comm"], "min": 0, "maj": 0})
+        p["min"] += r["minflt"]
+        p["maj"] += r["majflt"]
+        if r["pid"] == r["tgid"]:  # the process's own name, not a thread's
+            p["comm"] = r["comm"]
+    roles = {daemon: "daemon"}
+    if zygote:
+        roles[zygote] = "zygote"
+
+    def role(pid, depth=0):
+        if pid in roles:
+            return roles[pid]
+        if pid <= 1 or depth > 64:
+            return None
+        info = procs.get(pid)
+        info = (info["ppid"], info["comm"]) if info else live_parent(pid)
+        if info is None:
+            roles[pid] = None
+            return None
+        ppid, comm = info
+        up = role(ppid, depth + 1)
+        if up == "daemon":
+            r = ("guardian" if comm == "pyexecd-guard" else
+                 "sandbox" if comm.startswith("python") or comm == "pyexecd-zygote" else "helper")
+        elif up == "guardian":  # its uid helpers, or its cold sandbox (python3 once exec'd)
+            r = "guardian" if comm == "pyexecd-guard" else "sandbox"
+        elif up in ("zygote", "sandbox"):
+            r = "sandbox"
+        else:
+            r = up  # helper, or None: not ours
+        roles[pid] = r
+        return r
+
+    out = {g: {"min": 0, "maj": 0, "processes": 0} for g in ("sandbox", "guardian", "helper")}
+    for tgid, p in procs.items():
+        g = role(tgid)
+        if g in out:
+            out[g]["min"] += p["min"]
+            out[g]["maj"] += p["maj"]
+            out[g]["processes"] += 1
+    return out
+
+
+def zygote_of(pid):
+    z = [k for k in children_of(pid) if comm_of(k) == "pyexecd-zygote"]
+    return z[0] if z else None
+
+
+def settle(pid, limit_s=10.0):
+    """Until the daemon's sandboxes (its children and the zygote's) have not changed for 0.5 s
+    and none is a zombie, at most LIMIT_S; no HTTP (that would fault too)."""
+    deadline = time.monotonic() + limit_s
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        kids = tuple(sandbox_pids(pid))
+        zombie = False
+        for k in kids:
+            try:
+                zombie = zombie or read_status(k).get("State", "").startswith("Z")
+            except OSError:
+                zombie = True
+        if zombie or kids != last:
+            last, since = kids, time.monotonic()
+        elif time.monotonic() - since >= 0.5:
+            return
+        time.sleep(0.05)
+
+
+def delta(after, before, keys=("min", "maj")):
+    if after is None or before is None:
+        return None
+    return {k: after[k] - before[k] for k in keys}
+
+
+def run_faults(port, pid, name, n, warmup, timeout, recorder, label=""):
+    """Page faults of N sequential requests (see the comment above PAGE_FAULT_GROUPS): a dict of
+    totals over the window, None for what could not be counted, and "why" for each of those."""
+    out = {"n": n, "warmup": warmup, "errors": 0, "wrong": 0, "why": {}, "machine": None,
+           "reaped": None, "groups": {g: None for g in PAGE_FAULT_GROUPS}}
+    vm_ok, vm_why = read_vmstat()
+    if vm_ok is None and not counters_work():
+        # Nothing to count with (gVisor): the requests are not sent.
+        out["why"]["machine"] = vm_why
+        for g in PAGE_FAULT_GROUPS + ("reaped",):
+            out["why"][g] = "per-process fault counters read 0 here (gVisor keeps none)"
+        return out
+    errors = Errors(("%s faults %s" % (label, name)).strip(), (label, name))
+    client = Client(port, timeout)
+    body = body_of(name)
+    for _ in range(warmup):
+        one(client, name, body, errors)
+    wait_quiet([{"port": port, "pid": pid}])
+    zygote = zygote_of(pid)
+    vm0, vm_why = read_vmstat()
+    d0, z0, c0 = proc_faults(pid), proc_faults(zygote) if zygote else None, client_faults()
+    recorder.begin()
+    for _ in range(n):
+        one(client, name, body, errors)
+    c1 = client_faults()
+    settle(pid)
+    d1, z1 = proc_faults(pid), proc_faults(zygote) if zygote else None
+    vm1, _ = read_vmstat()
+    exits, exits_why = recorder.end()
+    client.close()
+    if zygote and zygote_of(pid) != zygote:
+        z1, zygote_why = None, "the zygote was replaced during the run"
+    else:
+        zygote_why = None if zygote else "no zygote (cold start)"
+    out["errors"], out["wrong"] = errors.count, errors.wrong
+    if vm0 is not None and vm1 is not None:
+        out["machine"] = {"pgfault": vm1["pgfault"] - vm0["pgfault"],
+                          "pgmajfault": vm1["pgmajfault"] - vm0["pgmajfault"]}
+    else:
+        out["machine"], out["why"]["machine"] = None, vm_why
+    groups = {g: None for g in PAGE_FAULT_GROUPS}
+    if not counters_work():
+        why = "per-process fault counters read 0 here (gVisor keeps none)"
+        for g in PAGE_FAULT_GROUPS + ("reaped",):
+            out["why"][g] = why
+        out["reaped"] = None
+    else:
+        groups["daemon"] = delta(d1, d0)
+        groups["zygote"] = delta(z1, z0)
+        if zygote_why:
+            out["why"]["zygote"] = zygote_why
+        groups["client"] = delta(c1, c0)
+        out["reaped"] = (None if d0 is None or d1 is None else
+                         {"min": d1["cmin"] - d0["cmin"], "maj": d1["cmaj"] - d0["cmaj"]})
+        if exits is None:
+            for g in ("sandbox", "guardian", "helper"):
+                out["why"][g] = exits_why
+        else:
+            groups.update(group_exits(exits, pid, zygote))
+    out["groups"] = groups
+    return out
+
+
+def run_cmd(argv):
+    try:
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=10,
+                           check=False)
+        return r.stdout.decode("utf-8", "replace").strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def machine_line():
+    """CPU model, hypervisor, kernel, CPUs, memory: where the figures come from."""
+    models, flags = [], set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k.strip() == "model name":
+                    models.append(v.strip())
+                elif k.strip() == "flags" and not flags:
+                    flags = set(v.split())
+    except OSError:
+        pass
+    model = (" + ".join(sorted(set(models))) if models else platform.processor() or "unknown CPU")
+    virt = []
+    if "hypervisor" in flags:
+        virt.append("cpu flag hypervisor")
+    elif flags:
+        virt.append("no hypervisor cpu flag")
+    try:
+        # CPUID leaf 0x40000000: the hypervisor's signature (needs the cpuid driver and root).
+        fd = os.open("/dev/cpu/0/cpuid", os.O_RDONLY)
+        try:
+            sig = os.pread(fd, 16, 0x40000000)[4:].replace(b"\0", b"").decode("ascii", "replace")
+        finally:
+            os.close(fd)
+        if sig.strip() and "hypervisor" in flags:
+            virt.append("CPUID signature %r" % sig)
+    except OSError:
+        pass
+    try:
+        with open("/sys/hypervisor/type") as f:
+            virt.append("/sys/hypervisor/type %s" % f.read().strip())
+    except OSError:
+        pass
+    try:
+        with open("/sys/devices/system/clocksource/clocksource0/current_clocksource") as f:
+            virt.append("clocksource %s" % f.read().strip())
+    except OSError:
+        pass
+    vm, ct = run_cmd(["systemd-detect-virt", "--vm"]), run_cmd(["systemd-detect-virt",
+                                                                  "--container"])
+    if vm is not None:
+        virt.append("systemd-detect-virt: vm %s, container %s" % (vm or "?", ct or "?"))
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem = "%.1f GiB" % (int(line.split()[1]) / 1048576.0)
+    except (OSError, ValueError):
+        pass
+    return ("machine: %s, %d CPUs online, nproc %d, memory %s; kernel %s %s; %s"
+            % (model, os.cpu_count() or 0, len(os.sched_getaffinity(0)), mem, platform.release(),
+               platform.machine(), "; ".join(virt) or "no sign of a hypervisor"))
+
+
 def measure(args):
     """Measures every target (daemon configuration) with the same requests, interleaved: each
     measurement (a script's sequential run, one throughput run) is made on every target in turn,
@@ -380,7 +931,8 @@ def measure(args):
     targets = []
     for label, port, pid, path in args.target:
         t = {"label": label, "port": int(port), "pid": int(pid), "path": path}
-        t["out"] = {"label": label, "pid": t["pid"], "n": args.n, "warmup": args.warmup,
+        t["out"] = {"label": label, "pid": t["pid"], "n": args.n, "fault_n": args.fault_n,
+                    "warmup": args.warmup,
                     "seconds": args.seconds, "clients": args.clients, "clk_tck": CLK_TCK,
                     "scripts": {}, "wrong": 0}
         _, t["out"]["health"] = health(t["port"])
@@ -393,6 +945,16 @@ def measure(args):
         wait_quiet(targets)
         return order
 
+    # Before any thread: the taskstats reader is a forked process.
+    recorder = ExitRecorder() if args.fault_n > 0 else None
+    try:
+        return measure_all(args, targets, each, recorder)
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+def measure_all(args, targets, each, recorder):
     for name in args.scripts:
         for t in targets:
             t["out"]["scripts"][name] = {"throughput": [None] * len(args.clients), "ticks": 0}
@@ -403,6 +965,15 @@ def measure(args):
             print("# %s %s: sequential p50 %.1f ms, p99 %.1f ms (%d requests)"
                   % (t["label"], name, r["p50_ms"], r["p99_ms"], args.n),
                   file=sys.stderr, flush=True)
+        for t in each() if recorder is not None else ():
+            f = run_faults(t["port"], t["pid"], name, args.fault_n, args.warmup, args.timeout,
+                           recorder, t["label"])
+            t["out"]["scripts"][name]["faults"] = f
+            t["out"]["wrong"] += f["wrong"]
+            m = f["machine"]
+            print("# %s %s: %s faults per request machine-wide (%d sequential requests)"
+                  % (t["label"], name, "n/a" if m is None else "%.0f" % (m["pgfault"] / f["n"]),
+                     f["n"]), file=sys.stderr, flush=True)
         for i, c in enumerate(args.clients):
             for t in each():
                 r = t["out"]["scripts"][name]
@@ -441,6 +1012,87 @@ def ratio(a, b):
     return "%.2f" % (a / b)
 
 
+FAULT_ROWS = (  # (key, label): see the comment above PAGE_FAULT_GROUPS
+    ("machine", "faults/req, machine-wide (pgfault)"),
+    ("machine_maj", "major faults/req, machine-wide (pgmajfault)"),
+    ("daemon", "faults/req: daemon"),
+    ("zygote", "faults/req: zygote"),
+    ("sandbox", "faults/req: sandboxes"),
+    ("guardian", "faults/req: guardians"),
+    ("helper", "faults/req: daemon's helpers"),
+    ("client", "faults/req: client"),
+    ("ours", "faults/req: ours (the six above)"),
+    ("ours_maj", "major faults/req: ours"),
+    ("others", "faults/req: not ours (machine - ours)"),
+    ("reaped", "faults/req: reaped by the daemon (cminflt)"),
+)
+
+
+def fault_figures(f):
+    """-> {key of FAULT_ROWS: total over the run or None}, {key: why}; "none" for the zygote of a
+    cold daemon."""
+    if f is None:
+        return {}, {}
+    why = dict(f.get("why", {}))
+    m, g = f.get("machine"), f.get("groups", {})
+    v = {"machine": None if m is None else m["pgfault"],
+         "machine_maj": None if m is None else m["pgmajfault"]}
+    for k in PAGE_FAULT_GROUPS:
+        v[k] = None if g.get(k) is None else g[k]["min"] + g[k]["maj"]
+    if why.get("zygote") == "no zygote (cold start)":
+        v["zygote"] = "none"
+        del why["zygote"]
+    parts = [v[k] for k in PAGE_FAULT_GROUPS if v[k] != "none"]
+    v["ours"] = None if None in parts else sum(parts)
+    majs = [g[k]["maj"] for k in PAGE_FAULT_GROUPS if g.get(k) is not None]
+    v["ours_maj"] = None if v["ours"] is None else sum(majs)
+    v["others"] = None if v["ours"] is None or v["machine"] is None else v["machine"] - v["ours"]
+    r = f.get("reaped")
+    v["reaped"] = None if r is None else r["min"] + r["maj"]
+    return v, why
+
+
+def fault_rows(name, fc, fw):
+    vc, why_c = fault_figures(fc)
+    vw, why_w = fault_figures(fw)
+    rows = []
+
+    def per_req(v, f, key):
+        x = v.get(key)
+        if x is None or x == "none" or not f or not f.get("n"):
+            return x
+        return x / float(f["n"])
+
+    def text(x):
+        if x == "none":
+            return "none"
+        return fmt(x, 0 if x is not None and abs(x) >= 100 else 1)
+
+    for key, label in FAULT_ROWS:
+        a, b = per_req(vc, fc, key), per_req(vw, fw, key)
+        num = (lambda x: None if x == "none" else x)
+        rows.append(("%s  %s" % (name, label), text(a), text(b), ratio(num(a), num(b))))
+
+    def procs(f):
+        g = (f or {}).get("groups") or {}
+        if not f or not f.get("n") or any(g.get(k) is None for k in ("sandbox", "guardian",
+                                                                     "helper")):
+            return "n/a"
+        return "/".join("%.2f" % (g[k]["processes"] / float(f["n"]))
+                        for k in ("sandbox", "guardian", "helper"))
+
+    rows.append(("%s  processes ended/req: sandbox/guardian/helper" % name, procs(fc), procs(fw),
+                 "-"))
+    for label, why in (("cold", why_c), ("warm", why_w)):
+        for reason in sorted(set(why.values())):
+            keys = [k for k, r in why.items() if r == reason]
+            FAULT_NOTES.append("%s %s: n/a (%s): %s" % (label, name, ", ".join(keys), reason))
+    return rows
+
+
+FAULT_NOTES = []
+
+
 def rows_for(cold, warm):
     """-> list of (label, cold text, warm text, ratio text); None for a separator."""
     rows = []
@@ -466,6 +1118,9 @@ def rows_for(cold, warm):
         a = get(c, lambda d: d["daemon_cpu_ms_per_request"])
         b = get(w, lambda d: d["daemon_cpu_ms_per_request"])
         rows.append(("%s  daemon's own CPU ms/req" % name, fmt(a, 2), fmt(b, 2), ratio(a, b)))
+        fc, fw = get(c, lambda d: d.get("faults")), get(w, lambda d: d.get("faults"))
+        if fc is not None or fw is not None:
+            rows.extend(fault_rows(name, fc, fw))
         rows.append(None)
 
     def mib(kib):
@@ -542,8 +1197,19 @@ def report(args):
     print("# memory, once idle at the end: USS = pages only that process maps (the zygote's "
           "pages its sandboxes still share are in neither USS); PSS = all their pages, shared "
           "ones split among the sharers, summed over the zygote and the idle sandboxes")
-    print("# cold/warm: above 1 = warm is lower (good for latency, CPU, memory), below 1 = warm "
-          "is higher (good for req/s)")
+    if any("faults" in s for s in list(cold["scripts"].values()) + list(warm["scripts"].values())):
+        print("# faults/req: page faults over %s sequential requests after %d uncounted warm-ups "
+              "(the pool refilled before the first, until the last sandbox is reaped and its "
+              "replacement made after the last) / requests; machine-wide = /proc/vmstat, the "
+              "client and all other work on the machine included; per group = the kernel's "
+              "per-task counts (minflt + majflt): daemon and zygote from /proc/PID/stat, "
+              "sandboxes / guardians / helpers from the taskstats exit record of every process "
+              "of the daemon's tree that ended in the run, client from its getrusage; "
+              "reaped = the daemon's cminflt + cmajflt (a cross-check: it misses warm cloud "
+              "sandboxes); see tests/bench_client.py"
+              % (cold.get("fault_n") or warm.get("fault_n"), cold.get("warmup", 3)))
+    print("# cold/warm: above 1 = warm is lower (good for latency, CPU, memory, faults), below 1 "
+          "= warm is higher (good for req/s)")
     print(line(head))
     print("-+-".join("-" * w for w in widths))
     for r in rows:
@@ -551,6 +1217,8 @@ def report(args):
             print("-+-".join("-" * w for w in widths))
         else:
             print(line(r))
+    for note in FAULT_NOTES:
+        print("# faults " + note)
     for d in (cold, warm):
         probe = ((d.get("health") or {}).get("probe") or {}).get("warm_start")
         print("# %s daemon's /health: warm_start %s" % (d["label"], "probe not reported" if probe
@@ -589,11 +1257,21 @@ def main():
     sp.add_argument("--script", choices=SCRIPT_ORDER, required=True)
     sp.add_argument("--clients", type=int, default=4)
     sp.add_argument("--seconds", type=float, default=10.0)
+    sp = sub.add_parser("faults")
+    common(sp, pid=True)
+    sp.add_argument("--script", choices=SCRIPT_ORDER, required=True)
+    sp.add_argument("--n", type=int, default=100)
+    sp.add_argument("--warmup", type=int, default=3)
+    sub.add_parser("machine")
+    sp = sub.add_parser("quiet")
+    common(sp, pid=True)
     sp = sub.add_parser("measure")
     sp.add_argument("--target", nargs=4, action="append", required=True,
                     metavar=("LABEL", "PORT", "PID", "OUT"), help="a daemon; repeat for each")
     sp.add_argument("--timeout", type=float, default=120.0, help="socket timeout (s)")
     sp.add_argument("--n", type=int, default=50)
+    sp.add_argument("--fault-n", type=int, default=100,
+                    help="sequential requests of the page-fault run (0: none)")
     sp.add_argument("--warmup", type=int, default=3)
     sp.add_argument("--seconds", type=float, default=10.0)
     sp.add_argument("--clients", default="1,4,16")
@@ -633,6 +1311,33 @@ def main():
               % (args.script, r["clients"], r["seconds"], r["rps"], r["ok"], r["elapsed_s"],
                  r["errors"]))
         return 3 if r["wrong"] else 0
+    if args.mode == "quiet":
+        wait_quiet([{"port": args.port, "pid": args.pid}])
+        return 0
+    if args.mode == "machine":
+        print(machine_line())
+        return 0
+    if args.mode == "faults":
+        recorder = ExitRecorder()
+        try:
+            f = run_faults(args.port, args.pid, args.script, args.n, args.warmup, args.timeout,
+                           recorder)
+        finally:
+            recorder.close()
+        v, why = fault_figures(f)
+        print("%s: %d sequential requests, faults per request: %s" % (
+            args.script, f["n"], ", ".join(
+                "%s %s" % (k, "none" if v.get(k) == "none" else
+                           "n/a" if v.get(k) is None else "%.1f" % (v[k] / float(f["n"])))
+                for k, _ in FAULT_ROWS)))
+        g = f["groups"]
+        if all(g.get(k) is not None for k in ("sandbox", "guardian", "helper")):
+            print("processes ended per request: %s" % ", ".join(
+                "%s %.2f" % (k, g[k]["processes"] / float(f["n"]))
+                for k in ("sandbox", "guardian", "helper")))
+        for k, reason in sorted(why.items()):
+            print("n/a %s: %s" % (k, reason))
+        return 3 if f["wrong"] else 0
     if args.mode == "measure":
         args.clients = [int(c) for c in args.clients.split(",") if c]
         args.scripts = [s for s in args.scripts.split(",") if s]
