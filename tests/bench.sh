@@ -74,7 +74,9 @@
 #   RUNSC=runsc                     the gVisor runtime
 #   PYEXECD_BENCH_BASELINE=DIR      compare two builds instead: the left column ("cold") is
 #                                   DIR/local/pyexecd or DIR/cloud/pyexecd (another commit's
-#                                   build/), with warm start on like the right one
+#                                   build/), with warm start on like the right one, and with
+#                                   DIR/rootfs if there is one (the zygote and the harness live
+#                                   in the rootfs, not in the binary)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -140,17 +142,20 @@ leg_cleanup() {
 
 # start_daemon CONFIG(cold|warm) BINARY UID: starts it on a free port (PID[CONFIG], PORT[CONFIG]).
 start_daemon() {
-    local config=$1 bin=$2 uid=$3 warm port
+    local config=$1 bin=$2 uid=$3 warm port rootfs=$ROOTFS cloud=0
     warm=$([ "$config" = warm ] && echo 1 || echo 0)
     port=$(free_port)
-    local flags=(--bind 127.0.0.1 --port "$port" --rootfs "$ROOTFS" --max-sandboxes "$MAX_SANDBOXES"
-        --queue-length "$QUEUE_LENGTH" --queue-wait-ms "$QUEUE_WAIT_MS" --sandbox-uid "$uid")
-    if [ "$bin" = "$CLOUD_BIN" ]; then
-        mkdir -p "$WORK/scratch-$config"
-        flags+=(--scratch "$WORK/scratch-$config/scratch")
-    fi
+    [ "$bin" = "$CLOUD_BIN" ] && cloud=1
     if [ "$config" = cold ] && [ -n "$BASELINE" ]; then
         bin=$BASELINE/$(basename "$(dirname "$bin")")/pyexecd warm=1
+        # Its zygote and harness are those of its rootfs.
+        [ ! -d "$BASELINE/rootfs" ] || rootfs=$BASELINE/rootfs
+    fi
+    local flags=(--bind 127.0.0.1 --port "$port" --rootfs "$rootfs" --max-sandboxes "$MAX_SANDBOXES"
+        --queue-length "$QUEUE_LENGTH" --queue-wait-ms "$QUEUE_WAIT_MS" --sandbox-uid "$uid")
+    if [ "$cloud" = 1 ]; then
+        mkdir -p "$WORK/scratch-$config"
+        flags+=(--scratch "$WORK/scratch-$config/scratch")
     fi
     echo "# $config: PYEXECD_WARM_START=$warm $bin ${flags[*]}"
     (cd "$ROOT" && exec env PYEXECD_WARM_START="$warm" "$bin" "${flags[@]}") >"$WORK/$config.log" 2>&1 &
