@@ -1066,12 +1066,16 @@ def fault_rows(name, fc, fw):
     def text(x):
         if x == "none":
             return "none"
+        if x is not None and abs(x) < 0.05:
+            x = 0.0  # not "-0.0"
         return fmt(x, 0 if x is not None and abs(x) >= 100 else 1)
 
     for key, label in FAULT_ROWS:
         a, b = per_req(vc, fc, key), per_req(vw, fw, key)
         num = (lambda x: None if x == "none" else x)
-        rows.append(("%s  %s" % (name, label), text(a), text(b), ratio(num(a), num(b))))
+        # Other work on the machine is no property of either daemon: no ratio.
+        rows.append(("%s  %s" % (name, label), text(a), text(b),
+                     "-" if key == "others" else ratio(num(a), num(b))))
 
     def procs(f):
         g = (f or {}).get("groups") or {}

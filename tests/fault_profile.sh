@@ -25,13 +25,16 @@
 #      handler with user registers; it leaves out faults taken inside get_user_pages, which the
 #      kernel's per-task counters of step 1 include, so the totals differ a little.
 #   3. callers: the same for CALLERS_N requests with --call-graph dwarf,8192 (the rootfs's Python
-#      has no frame pointers): the most frequent call chains.
+#      has no frame pointers): the most frequent call chains. Each fault then copies 8 KiB of
+#      stack into perf's buffer (-m 16M), which can still overflow: the "perf, ...: N recorded,
+#      M lost" line says so; read the callers' shares rather than their counts.
 #   4. perf script, folded by a few lines of Python below into tables, each with faults per request
 #      (per sandbox for the sandbox rows) and the share:
 #      - by process group, as step 1 names them, from the pid and the name at the time of the
 #        fault (daemon: its pid; zygote: its pid; guardian: pyexecd-guard, with the rlimit helpers
-#        it forks; helper: the daemon's forks still named pyexecd; sandbox: the zygote's forks,
-#        named pyexecd-zygote until the jail entry renames them python3);
+#        it forks; helper: the daemon's forks still named pyexecd, which includes a guardian's
+#        first faults before it names itself; sandbox: the zygote's forks, named pyexecd-zygote
+#        until the jail entry renames them python3);
 #      - a sandbox's faults by phase, cut at its own system calls: "ready" (fork to setsid: in
 #        the local jail the read of "go", in the cloud jail the tracer hand-over too), "jail
 #        entry" (setsid to seccomp: mounts, hostname, uid, capabilities, fds, the filter),
@@ -261,6 +264,19 @@ if callers_text != "-":
 EOF
 )
 
+# perf_note DATA WHAT: how many page-fault samples perf kept and lost (a full ring buffer drops
+# them; the tables below are then short by that much).
+perf_note() {
+    perf report -i "$1" --stats 2>/dev/null | awk -v what="$2" '
+        /^page-faults stats:/ { pf = 1; next }
+        pf && /SAMPLE events:/ { kept = $3 }
+        pf && /LOST_SAMPLES events:/ { lost = $3 }
+        /^[^ ].* stats:$/ && !/^page-faults/ { pf = 0 }
+        /^ *LOST events:/ { overflows = $3 }
+        END { printf "  perf, %s: %d page faults recorded, %d lost (%d buffer overflows)\n",
+              what, kept, lost, overflows }'
+}
+
 # profile LEG BIN: one daemon, every script.
 profile() {
     local leg=$1 bin=$2 port flags script data zygote i
@@ -308,10 +324,11 @@ profile() {
         }
         perf script -i "$data.data" -F comm,pid,tid,time,event,ip,sym,dso,addr \
             >"$data.txt" 2>"$data.err"
+        perf_note "$data.data" "$PERF_N requests"
         local callers=-
         if [ "$CALLERS_N" -gt 0 ]; then
             "$PY" "$CLIENT" quiet --port "$port" --pid "$DAEMON"
-            if perf record -q -B -N -c 1 --call-graph dwarf,8192 -e page-faults \
+            if perf record -q -B -N -c 1 --call-graph dwarf,8192 -m 16M -e page-faults \
                 -e syscalls:sys_enter_setsid/call-graph=no/ \
                 -e syscalls:sys_enter_prctl/call-graph=no/ --filter 'option == 22' \
                 -e syscalls:sys_enter_read/call-graph=no/ --filter 'fd == 0' \
@@ -322,6 +339,7 @@ profile() {
                 perf script -i "$data-callers.data" --no-inline -F comm,pid,tid,time,event,ip,sym,dso \
                     >"$data-callers.txt" 2>"$data.err"
                 callers=$data-callers.txt
+                perf_note "$data-callers.data" "$CALLERS_N requests with call chains"
             else
                 echo "  perf record --call-graph dwarf failed: $(head -n 1 "$data.err")"
             fi
