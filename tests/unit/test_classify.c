@@ -52,6 +52,15 @@ int main(void)
           ERR_TIMEOUT);
     CHECK_STR(r.limit, "cpu");
     result_free(&r);
+    /* A loaded VM's rusage fell 12% short of the limit that fired; a kill far below it is not
+     * the CPU limit. */
+    CHECK(run((struct sandbox_end){.stop = STOP_EXITED, .status = SIGKILL, .cpu_ms = 1760}, &r) ==
+          ERR_TIMEOUT);
+    CHECK_STR(r.limit, "cpu");
+    result_free(&r);
+    CHECK(run((struct sandbox_end){.stop = STOP_EXITED, .status = SIGKILL, .cpu_ms = 500}, &r) ==
+          ERR_EXECUTION);
+    result_free(&r);
     CHECK(run((struct sandbox_end){.stop = STOP_TIMED_OUT, .status = SIGKILL}, &r) == ERR_TIMEOUT);
     CHECK_STR(r.limit, "wall");
     result_free(&r);
