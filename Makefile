@@ -139,6 +139,7 @@ clean:
 
 # libevhtp from Debian's source with patches/libevhtp/ (last: it adds prerequisites to the
 # daemon's objects and the unit tests defined above, and `evhtp-check` to `test`), then the
-# fuzzers (`make fuzz`; `fuzz-check` is part of `test`).
+# fuzzers (`make fuzz`; `fuzz-check` is part of `test`; optional, as the images build from a
+# context without tests/).
 include patches/evhtp.mk
-include tests/fuzz/fuzz.mk
+-include tests/fuzz/fuzz.mk
