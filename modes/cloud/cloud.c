@@ -214,8 +214,7 @@ static int init_steps(struct jail_probe *p, char *err, size_t errlen)
     probe_add(p, "seccomp", true,
               "api level %d, %s: allow-list of %zu + %zu filtered, %zu errno (%u insns)%s",
               prog.api_level, prog.kill_action, cloud_policy.nallow, cloud_policy.nfiltered,
-              cloud_policy.nanswers, prog.fprog.len,
-              outer > 0 ? "; under the runtime's own filter, whose errors come first" : "");
+              cloud_policy.nanswers, prog.fprog.len, outer > 0 ? "; under a runtime filter" : "");
     if (probe_jail(slots[0].root_fd, slots[0].uid, &prog, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "the cloud jail cannot give its guarantees here: %s", why);
         return -1;
