@@ -20,8 +20,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from testlib import (CFG, RawConn, Skip, check, execute, execute_body, expect_error,  # noqa: E402
-                     expect_healthy, expect_json, expect_ok, expect_ran, expect_result,
-                     expect_serving, health, http_request_bytes, main, request, test, add_test)
+                     expect_healthy, expect_healthy_resp, expect_json, expect_ok, expect_ran,
+                     expect_result, expect_serving, health, http_request_bytes, main, request, test,
+                     add_test)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -658,11 +659,6 @@ def keep_alive_serves_several_requests_on_one_connection():
         expect_error(c.read_response(timeout=10), 404, "NotFound")
         c.send(http_request_bytes("GET", "/health"))
         expect_healthy_resp(c.read_response(timeout=10))
-
-
-def expect_healthy_resp(resp):
-    check(resp.status == 200 and isinstance(resp.json, dict) and resp.json.get("status") == "ok",
-          "expected a healthy /health answer", resp)
 
 
 @test

@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from testlib import (CFG, RawConn, Skip, add_test, check, execute_body, expect_error,  # noqa: E402
-                     expect_healthy, expect_result, expect_serving, http_request_bytes, main,
+                     expect_healthy, expect_healthy_resp, expect_result, expect_serving, http_request_bytes, main,
                      test)
 
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
@@ -196,11 +196,6 @@ def http_1_0_without_host_is_served():
     with RawConn(timeout=10) as c:
         c.send(b"GET /health HTTP/1.0\r\n\r\n")
         expect_healthy_resp(c.read_response(timeout=10))
-
-
-def expect_healthy_resp(resp):
-    check(resp.status == 200 and isinstance(resp.json, dict) and resp.json.get("status") == "ok",
-          "expected a healthy /health answer", resp)
 
 
 @test

@@ -319,6 +319,12 @@ def expect_result(resp, value):
     return body
 
 
+def expect_healthy_resp(resp):
+    """A /health answer read off a raw connection: 200 and status ok."""
+    check(resp.status == 200 and isinstance(resp.json, dict) and resp.json.get("status") == "ok",
+          "expected a healthy /health answer", resp)
+
+
 def expect_healthy(timeout=10):
     try:
         resp = health(timeout=timeout)
